@@ -1,0 +1,95 @@
+"""The wide & deep Keras model over the transformed features."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Mapping, Tuple
+
+import tensorflow as tf
+import tf_keras as keras
+
+from preprocessing import features
+from preprocessing.features import Output
+
+PREDICTION_KEY = 'probability'
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+  """Model and optimisation settings; the Trainer's custom_config may override any of them."""
+  hidden_units: Tuple[int, ...] = (128, 64, 32)
+  max_embedding_dim: int = 16
+  dropout: float = 0.3
+  l2: float = 1e-3  # on embedding and wide weights.
+  learning_rate: float = 1e-3
+  batch_size: int = 128
+  seed: int = 42  # weights, dropout and shuffling: reruns on the same data train the same model.
+
+  @classmethod
+  def from_config(cls, config: Mapping[str, object]) -> 'HParams':
+    """HParams with the fields named in a config mapping replaced; other keys are ignored."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in config.items() if k in names}
+    if 'hidden_units' in values:
+      values['hidden_units'] = tuple(values['hidden_units'])
+    return cls(**values)
+
+
+class WideAndDeep(keras.Model):
+  """A functional Keras model whose train/test/predict steps skip AutoGraph.
+
+  AutoGraph re-converts Keras's own step code from source on every tracing, which costs 10-30 s on a
+  2-core machine before the first batch; these steps have no data-dependent Python control flow to convert.
+  """
+
+  @tf.autograph.experimental.do_not_convert
+  def train_step(self, data):
+    return super().train_step(data)
+
+  @tf.autograph.experimental.do_not_convert
+  def test_step(self, data):
+    return super().test_step(data)
+
+  @tf.autograph.experimental.do_not_convert
+  def predict_step(self, data):
+    return super().predict_step(data)
+
+
+def embedding_dim(cardinality: int, max_dim: int) -> int:
+  """The usual fourth-root rule of thumb for embedding width, capped."""
+  return max(2, min(max_dim, int(round(6 * cardinality ** 0.25))))
+
+
+def build_model(cardinalities: Mapping[str, int], hparams: HParams = HParams()) -> keras.Model:
+  """A compiled wide & deep binary classifier taking the transformed features by key.
+
+  Args:
+    cardinalities: number of distinct ids of every categorical transformed feature.
+    hparams: model and optimiser settings.
+  """
+  inputs: Dict[str, keras.Input] = {}
+  deep, wide = [], []
+  for spec in features.transformed_features():
+    if spec.output == Output.DENSE:
+      inputs[spec.key] = keras.Input(shape=(), name=spec.key, dtype=tf.float32)
+      deep.append(keras.layers.Reshape((1,), name=f'{spec.key}_column')(inputs[spec.key]))
+    else:
+      inputs[spec.key] = keras.Input(shape=(), name=spec.key, dtype=tf.int64)
+      size = cardinalities[spec.key]
+      regularizer = keras.regularizers.l2(hparams.l2) if hparams.l2 else None
+      deep.append(keras.layers.Embedding(size, embedding_dim(size, hparams.max_embedding_dim),
+                                         embeddings_regularizer=regularizer,
+                                         name=f'{spec.key}_embedding')(inputs[spec.key]))
+      wide.append(keras.layers.Embedding(size, 1, embeddings_regularizer=regularizer,
+                                         name=f'{spec.key}_wide')(inputs[spec.key]))
+  hidden = keras.layers.concatenate(deep, name='deep_inputs')
+  for i, units in enumerate(hparams.hidden_units):
+    hidden = keras.layers.Dense(units, activation='relu', name=f'deep_{i}')(hidden)
+    if hparams.dropout:
+      hidden = keras.layers.Dropout(hparams.dropout, name=f'dropout_{i}')(hidden)
+  logit = keras.layers.Add(name='logit')([keras.layers.Dense(1, name='deep_logit')(hidden)] + wide)
+  probability = keras.layers.Activation('sigmoid', name=PREDICTION_KEY)(logit)
+  model = WideAndDeep(inputs=inputs, outputs=probability, name='wide_and_deep')
+  model.compile(optimizer=keras.optimizers.Adam(hparams.learning_rate),
+                loss=keras.losses.BinaryCrossentropy(),
+                metrics=[keras.metrics.AUC(name='auc'), keras.metrics.BinaryAccuracy(name='accuracy')])
+  return model

@@ -1,0 +1,76 @@
+"""The TFX DAG, built from a PipelineConfig alone."""
+from __future__ import annotations
+
+from typing import List
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base.base_node import BaseNode
+
+from pipeline import config as config_lib
+from pipeline.components import CuratedSchemaGen, DataGate
+from pipeline.evaluation import eval_config
+
+PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
+RUN_FN = 'models.trainer.run_fn'
+TRAIN_BUCKETS, EVAL_BUCKETS = 4, 1
+
+
+def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
+  """ExampleGen to Pusher, with the data gate before Transform and the baseline resolver when configured."""
+  example_gen = tfx.components.CsvExampleGen(
+      input_base=config.data_root,
+      output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+          tfx.proto.SplitConfig.Split(name='train', hash_buckets=TRAIN_BUCKETS),
+          tfx.proto.SplitConfig.Split(name='eval', hash_buckets=EVAL_BUCKETS)])))
+  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+  schema_gen = CuratedSchemaGen(
+      schema_file=config.schema_file,
+      schema_sha256=config_lib.source_digest([config_lib.SCHEMA_FILE]))
+  example_validator = tfx.components.ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+  data_gate = DataGate(anomalies=example_validator.outputs['anomalies'])
+  preprocessing_code = config_lib.source_digest([config_lib.REPO_ROOT / 'preprocessing'])
+  transform = tfx.components.Transform(
+      examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
+      preprocessing_fn=PREPROCESSING_FN, disable_statistics=True, custom_config={'code_sha256': preprocessing_code})
+  transform.add_upstream_node(data_gate)
+  model_code = config_lib.source_digest(
+      [config_lib.REPO_ROOT / 'preprocessing', config_lib.REPO_ROOT / 'models'])
+  trainer = tfx.components.Trainer(
+      run_fn=RUN_FN,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'],
+      train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
+      eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
+      custom_config={'code_sha256': model_code, **config.hparams})
+  evaluator_inputs = {}
+  nodes: List[BaseNode] = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
+                           transform, trainer]
+  if config.compare_to_baseline:
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id('latest_blessed_model_resolver')
+    evaluator_inputs['baseline_model'] = baseline.outputs['model']
+    nodes.append(baseline)
+  evaluator = tfx.components.Evaluator(
+      examples=example_gen.outputs['examples'], model=trainer.outputs['model'],
+      eval_config=eval_config(config.auc_floor, config.compare_to_baseline), **evaluator_inputs)
+  pusher = tfx.components.Pusher(
+      model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
+      push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+          base_directory=config.serving_model_dir)))
+  return nodes + [evaluator, pusher]
+
+
+def create_pipeline(config: config_lib.PipelineConfig) -> tfx.dsl.Pipeline:
+  """The whole pipeline for a configuration; runners decide where it runs."""
+  return tfx.dsl.Pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      components=create_components(config),
+      enable_cache=config.enable_cache,
+      metadata_connection_config=config.metadata_connection_config,
+      beam_pipeline_args=list(config.beam_pipeline_args))

@@ -1,0 +1,1 @@
+"""Feature declarations and the tf.Transform preprocessing_fn."""

@@ -1,0 +1,86 @@
+"""Shared fixtures: small slices of the shipped taxi sample and one end-to-end run shared by several tests."""
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import models  # noqa: F401  (the project's Keras choice, before TensorFlow is imported)
+import pytest
+
+from pipeline import config as config_lib
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+E2E_ROWS = 3000
+E2E_TRAIN_STEPS = 300
+
+
+def taxi_rows():
+  """The shipped sample as a header and a list of rows."""
+  with open(os.path.join(config_lib.shipped_taxi_data(), 'data.csv'), newline='') as f:
+    reader = csv.reader(f)
+    return next(reader), list(reader)
+
+
+def write_csv(path: Path, header, rows) -> Path:
+  """Writes rows under a header and returns the file's directory."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(header)
+    writer.writerows(rows)
+  return path.parent
+
+
+def run_local(*args: str) -> subprocess.CompletedProcess:
+  """`python local_runner.py ARGS` from the repository root, as a user runs it."""
+  return subprocess.run([sys.executable, 'local_runner.py', *args], cwd=REPO_ROOT, capture_output=True,
+                        text=True, timeout=1800, check=False)
+
+
+@pytest.fixture(scope='session')
+def small_data_root(tmp_path_factory) -> Path:
+  """The first E2E_ROWS rows of the shipped sample."""
+  header, rows = taxi_rows()
+  return write_csv(tmp_path_factory.mktemp('small') / 'data' / 'data.csv', header, rows[:E2E_ROWS])
+
+
+@pytest.fixture(scope='session')
+def e2e_run(tmp_path_factory, small_data_root):
+  """One completed run of local_runner.py on the small sample: (output root, finished process)."""
+  output_root = tmp_path_factory.mktemp('e2e')
+  process = run_local('--data-root', str(small_data_root), '--output-root', str(output_root),
+                      '--train-steps', str(E2E_TRAIN_STEPS))
+  assert process.returncode == 0, process.stdout + process.stderr
+  return output_root, process
+
+
+def to_tf_example(header, row, drop=()) -> bytes:
+  """A serialized raw tf.Example of a CSV row, typed as preprocessing/features.py declares; empty cells are absent."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from preprocessing import features  # pylint: disable=g-import-not-at-top
+  feature = {}
+  for name, cell in zip(header, row):
+    if cell == '' or name in drop:
+      continue
+    raw_type = features.feature(name).raw_type
+    if raw_type == features.RawType.STRING:
+      feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[cell.encode()]))
+    elif raw_type == features.RawType.INT:
+      feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(float(cell))]))
+    else:
+      feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(cell)]))
+  return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def big_tipper(header, row) -> int:
+  """The label of a CSV row, computed independently of the pipeline."""
+  values = dict(zip(header, row))
+  return int(values['fare'] != '' and float(values['tips'] or 0) > 0.2 * float(values['fare']))
+
+
+def pushed_model_dir(output_root: Path) -> Path:
+  """The newest version directory under <output-root>/serving_model/."""
+  versions = sorted((output_root / 'serving_model').iterdir(), key=lambda p: int(p.name))
+  assert versions, f'nothing was pushed under {output_root}'
+  return versions[-1]

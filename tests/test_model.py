@@ -1,0 +1,57 @@
+"""The Keras model builds from the feature declarations and learns."""
+import numpy as np
+import tensorflow as tf
+
+from models.model import PREDICTION_KEY, HParams, WideAndDeep, build_model, embedding_dim
+from preprocessing import features
+from preprocessing.features import Output
+
+VOCABULARY_SIZE = 12
+
+
+def cardinalities():
+  return {s.key: s.cardinality or VOCABULARY_SIZE + s.oov_buckets
+          for s in features.transformed_features() if s.output == Output.IDS}
+
+
+def synthetic_batch(rows: int, seed: int = 0):
+  """Transformed-looking features whose label depends on payment_type_id and fare_z."""
+  rng = np.random.default_rng(seed)
+  x = {}
+  for spec in features.transformed_features():
+    if spec.output == Output.DENSE:
+      x[spec.key] = rng.normal(size=rows).astype(np.float32)
+    else:
+      x[spec.key] = rng.integers(0, cardinalities()[spec.key], size=rows).astype(np.int64)
+  y = ((x['payment_type_id'] % 2 == 0) & (x['fare_z'] > -0.5)).astype(np.int64)
+  return x, y
+
+
+def test_model_takes_every_transformed_feature():
+  model = build_model(cardinalities())
+  assert isinstance(model, WideAndDeep)
+  assert set(model.input_names) == {s.key for s in features.transformed_features()}
+  assert model.output_names == [PREDICTION_KEY]
+
+
+def test_training_lowers_the_loss_without_nans():
+  model = build_model(cardinalities(), HParams(hidden_units=(32, 16), batch_size=64))
+  x, y = synthetic_batch(2048)
+  before = model.evaluate(x, y, verbose=0, return_dict=True)['loss']
+  history = model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+  after = model.evaluate(x, y, verbose=0, return_dict=True)['loss']
+  assert all(np.isfinite(history.history['loss']))
+  assert after < before * 0.8
+  probabilities = model.predict(synthetic_batch(256, seed=1)[0], verbose=0)
+  assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+def test_hparams_from_config_ignores_unknown_keys():
+  hparams = HParams.from_config({'hidden_units': [8], 'batch_size': 32, 'code_sha256': 'abc'})
+  assert hparams.hidden_units == (8,) and hparams.batch_size == 32
+
+
+def test_embedding_width_grows_slowly_and_is_capped():
+  assert embedding_dim(3, 16) < embedding_dim(300, 16) <= 16
+  assert embedding_dim(10**6, 16) == 16
+  assert tf.keras.__name__.startswith('tf_keras')

@@ -1,0 +1,72 @@
+"""The DAG's shape, its evaluation config and the inputs of its cache keys."""
+import dataclasses
+
+import tensorflow_model_analysis as tfma
+
+from pipeline import config as config_lib
+from pipeline.evaluation import eval_config
+from pipeline.pipeline import create_pipeline
+from preprocessing import features
+
+
+def local_test_config(tmp_path, **overrides):
+  config = config_lib.local_config(data_root=str(tmp_path), output_root=str(tmp_path / 'out'), train_steps=10,
+                                   enable_cache=True, beam_workers=1)
+  return dataclasses.replace(config, **overrides)
+
+
+def nodes_by_id(pipeline):
+  return {node.id: node for node in pipeline.components}
+
+
+def test_transform_waits_for_the_data_gate_and_pusher_for_the_blessing(tmp_path):
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path)))
+  assert nodes['DataGate'] in nodes['Transform'].upstream_nodes
+  assert nodes['ExampleValidator'] in nodes['DataGate'].upstream_nodes
+  assert nodes['Evaluator'] in nodes['Pusher'].upstream_nodes
+  assert 'baseline_model' in nodes['Evaluator'].inputs
+
+
+def test_without_baseline_comparison_there_is_no_resolver(tmp_path):
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path, compare_to_baseline=False)))
+  assert 'latest_blessed_model_resolver' not in nodes
+  assert 'baseline_model' not in nodes['Evaluator'].inputs
+
+
+def test_slices_and_thresholds_come_from_the_declarations():
+  config = eval_config(auc_floor=0.9, compare_to_baseline=True)
+  sliced = [list(spec.feature_keys) for spec in config.slicing_specs]
+  assert sliced == [[]] + [[c] for c in features.slice_columns()]
+  assert {'trip_start_hour', 'payment_type', 'company'} <= set(features.slice_columns())
+  auc = next(m for m in config.metrics_specs[0].metrics if m.class_name == 'AUC')
+  threshold = auc.per_slice_thresholds[0]
+  assert [list(s.feature_keys) for s in threshold.slicing_specs] == [[]]
+  assert threshold.threshold.value_threshold.lower_bound.value == 0.9
+  assert threshold.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+  no_baseline = eval_config(auc_floor=0.9, compare_to_baseline=False)
+  auc = next(m for m in no_baseline.metrics_specs[0].metrics if m.class_name == 'AUC')
+  assert not auc.per_slice_thresholds[0].threshold.HasField('change_threshold')
+
+
+def test_code_and_schema_digests_change_with_content(tmp_path):
+  file = config_lib.REPO_ROOT / 'schema' / 'schema.pbtxt'
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path)))
+  assert nodes['CuratedSchemaGen'].exec_properties['schema_sha256'] == config_lib.source_digest([file])
+  assert 'code_sha256' in nodes['Transform'].exec_properties['custom_config']
+  assert 'code_sha256' in nodes['Trainer'].exec_properties['custom_config']
+  scratch = config_lib.REPO_ROOT / 'preprocessing'
+  before = config_lib.source_digest([scratch])
+  probe = scratch / '_digest_probe.py'
+  try:
+    probe.write_text('VALUE = 1\n')
+    assert config_lib.source_digest([scratch]) != before
+  finally:
+    probe.unlink()
+  assert config_lib.source_digest([scratch]) == before
+
+
+def test_beam_workers_choose_the_direct_runner_mode():
+  assert config_lib.direct_runner_args(1) == ()
+  args = config_lib.direct_runner_args(2)
+  assert '--direct_running_mode=multi_processing' in args and '--direct_num_workers=2' in args
+  assert any(a.startswith('--setup_file=') for a in args)

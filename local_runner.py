@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from typing import List, Optional
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -45,13 +46,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(error, file=sys.stderr)
     return report.EXIT_BAD_INPUT
   os.makedirs(args.output_root, exist_ok=True)
+  started = time.monotonic()
   failure = None
   try:
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
   except Exception as e:  # pylint: disable=broad-except
     failure = e
   summary = report.summarize_latest_run(config)
-  print(report.format_summary(summary, failure))
+  print(report.format_summary(summary, failure, time.monotonic() - started))
   return report.exit_code(summary, failure)
 
 

@@ -72,8 +72,6 @@ def latest_run_context(store: metadata_store.MetadataStore,
   if pipeline is None:
     return None
   runs = [c for c in store.get_children_contexts_by_context(pipeline.id) if c.type == 'pipeline_run']
-  if not runs:
-    runs = [c for c in store.get_contexts_by_type('pipeline_run')]
   return max(runs, key=lambda c: c.create_time_since_epoch, default=None)
 
 
@@ -195,12 +193,12 @@ def format_metrics(values: Dict[str, float]) -> str:
   return '  '.join(shown)
 
 
-def format_summary(summary: RunSummary, failure: Optional[BaseException]) -> str:
+def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_seconds: float) -> str:
   """The text printed at the end of a run."""
   lines = [f'Run {summary.run_id or "(none recorded)"}', '', 'component                       status     seconds']
   for c in summary.components:
     lines.append(f'{c.node_id:<31} {c.state.lower():<10} {c.seconds:7.1f}')
-  lines.append('')
+  lines += [f'{"whole run (wall clock)":<42} {wall_seconds:7.1f}', '']
   if summary.anomalies:
     lines += [f'Data anomalies ({len(summary.anomalies)}):', format_table(summary.anomalies), '']
   elif summary.component('ExampleValidator'):

@@ -13,6 +13,8 @@ from pipeline import config as config_lib
 REPO_ROOT = Path(__file__).resolve().parents[1]
 E2E_ROWS = 3000
 E2E_TRAIN_STEPS = 300
+EXPECTED_NODES = {'CsvExampleGen', 'StatisticsGen', 'CuratedSchemaGen', 'ExampleValidator', 'DataGate',
+                  'Transform', 'Trainer', 'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}
 
 
 def taxi_rows():

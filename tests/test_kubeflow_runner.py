@@ -3,9 +3,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
-from local_runner import parse_args  # noqa: F401  (both runners import side by side)
-from test_local_runner import EXPECTED_NODES
+from conftest import EXPECTED_NODES, REPO_ROOT
 
 
 def test_compiles_a_vertex_pipeline_job_with_every_component(tmp_path):

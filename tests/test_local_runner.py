@@ -5,12 +5,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from conftest import E2E_TRAIN_STEPS, pushed_model_dir, run_local, taxi_rows, write_csv
+from conftest import E2E_TRAIN_STEPS, EXPECTED_NODES, pushed_model_dir, run_local, taxi_rows, write_csv
 from pipeline import config as config_lib
 from pipeline import report
-
-EXPECTED_NODES = {'CsvExampleGen', 'StatisticsGen', 'CuratedSchemaGen', 'ExampleValidator', 'DataGate',
-                  'Transform', 'Trainer', 'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}
 
 
 def latest_run(output_root):

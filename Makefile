@@ -34,7 +34,7 @@ schema-diff: venv
 lock:
 	@set -e; python310=$$(scripts/find_python310.sh); tmp=$$(mktemp -d); \
 	  "$$python310" -m venv $$tmp; $$tmp/bin/pip install --quiet -r requirements.in; \
-	  { sed -n '1,3p' requirements.lock; $$tmp/bin/pip freeze --disable-pip-version-check; } > requirements.lock.new; \
+	  { sed -n '1,3p' requirements.lock; $$tmp/bin/pip freeze --all --disable-pip-version-check | grep -v '^pip=='; } > requirements.lock.new; \
 	  mv requirements.lock.new requirements.lock; rm -rf $$tmp
 
 clean:

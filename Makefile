@@ -1,5 +1,6 @@
 # make run   - create .venv from requirements.lock if missing or stale, then run the pipeline on the taxi sample
 # make test  - same set-up, then the whole test suite
+# make image / make push-image - build / push the pipeline container image (./Dockerfile) as $(IMAGE)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed-from-lock
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test venv schema-diff lock clean
+.PHONY: run test venv schema-diff lock clean image push-image
 
 run: venv
 	$(PY) local_runner.py $(ARGS)
@@ -36,6 +37,17 @@ lock:
 	  "$$python310" -m venv $$tmp; $$tmp/bin/pip install --quiet -r requirements.in; \
 	  { sed -n '1,3p' requirements.lock; $$tmp/bin/pip freeze --all --disable-pip-version-check | grep -v '^pip=='; } > requirements.lock.new; \
 	  mv requirements.lock.new requirements.lock; rm -rf $$tmp
+
+# The image every component of the Kubeflow / Vertex pipeline runs in: IMAGE=... or PIPELINE_IMAGE, else
+# gcr.io/$GOOGLE_CLOUD_PROJECT/taxi-big-tipper. Pass the same image to kubeflow_runner.py (--image / PIPELINE_IMAGE).
+IMAGE ?= $(or $(PIPELINE_IMAGE),$(if $(GOOGLE_CLOUD_PROJECT),gcr.io/$(GOOGLE_CLOUD_PROJECT)/taxi-big-tipper))
+
+image:
+	@test -n "$(IMAGE)" || { echo "Set IMAGE (or PIPELINE_IMAGE, or GOOGLE_CLOUD_PROJECT) to name the image." >&2; exit 2; }
+	docker build -t $(IMAGE) .
+
+push-image: image
+	docker push $(IMAGE)
 
 clean:
 	rm -rf outputs

@@ -1,47 +1,343 @@
-"""Compiles the pipeline for Vertex AI Pipelines (KubeflowV2DagRunner), also under `tfx pipeline --engine vertex`.
+"""Compiles the pipeline for Kubeflow Pipelines v2 or Vertex AI Pipelines, and deploys it to a Kubeflow cluster.
 
-Settings come from environment variables so that the tfx CLI, which runs this file without arguments, works:
-  PIPELINE_ROOT   gs://bucket/path where artifacts and the pushed model go   (required)
-  DATA_ROOT       directory of CSV files, usually gs://...  (default: PIPELINE_ROOT/data)
-  PIPELINE_IMAGE  container image with this project installed (default: gcr.io/$GOOGLE_CLOUD_PROJECT/taxi-big-tipper)
-  PIPELINE_OUTPUT compiled file (default: taxi-big-tipper.json, a Vertex PipelineJob)
+  python kubeflow_runner.py compile --target vertex --output pipeline.json   # a Vertex AI PipelineJob
+  python kubeflow_runner.py compile --target kfp --output pipeline.yaml      # a bare KFP v2 PipelineSpec
+  python kubeflow_runner.py deploy --endpoint URL [--run] [--schedule CRON] [--experiment NAME]
+
+Without a subcommand it compiles for Vertex: that is how `tfx pipeline create|update|compile --engine vertex`
+runs this file. The tfx CLI passes no flags, so every flag defaults to an environment variable:
+
+  --pipeline-root      PIPELINE_ROOT              gs://bucket/path for artifacts and the pushed model (required)
+  --data-root          DATA_ROOT                  directory of CSV files (default: PIPELINE_ROOT/data)
+  --image              PIPELINE_IMAGE             image built from ./Dockerfile (default: gcr.io/PROJECT/NAME)
+  --project            GOOGLE_CLOUD_PROJECT       GCP project of Dataflow and Vertex AI training jobs
+  --region             GOOGLE_CLOUD_REGION        their region
+  --output             PIPELINE_OUTPUT            compiled file (default: pipeline.json, pipeline.yaml for kfp)
+  --train-steps        TRAIN_STEPS                training steps (default: 400)
+  --beam-runner        BEAM_RUNNER                direct (in the component's container) or dataflow
+  --beam-workers       BEAM_WORKERS               DirectRunner processes: 1 in-process, 0 one per core
+  --temp-location      BEAM_TEMP_LOCATION         Dataflow temp location (default: PIPELINE_ROOT/tmp)
+  --accelerator        TRAINER_ACCELERATOR        Vertex accelerator type: NVIDIA_TESLA_T4, NVIDIA_L4, TPU_V3, ...
+  --accelerator-count  TRAINER_ACCELERATOR_COUNT  accelerators per replica (default: 1)
+  --machine-type       TRAINER_MACHINE_TYPE       machine type of each trainer replica
+  --trainer-replicas   TRAINER_REPLICAS           trainer replicas; more than 1 trains multi-worker
+  --endpoint           KFP_ENDPOINT               (deploy) Kubeflow Pipelines API URL
+  --experiment         KFP_EXPERIMENT             (deploy) experiment of the runs (default: the pipeline name)
+  --namespace          KFP_NAMESPACE              (deploy) Kubernetes namespace of a multi-user cluster
+
+Any of --accelerator, --machine-type or --trainer-replicas > 1 makes the Trainer a Vertex AI custom job.
 """
 from __future__ import annotations
 
+import argparse
+import datetime
+import itertools
 import os
 import sys
+import time
+import warnings
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
-from pipeline import config as config_lib  # sets the Keras choice before TensorFlow loads
-from pipeline.pipeline import create_pipeline
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+warnings.filterwarnings('ignore', category=FutureWarning, module='google.api_core')  # "Python 3.10 unsupported"
+
+from pipeline import config as config_lib  # noqa: E402  (sets the Keras choice before TensorFlow loads)
 
 CONTAINER_SCHEMA_FILE = '/pipeline/schema/schema.pbtxt'
+TARGETS = ('vertex', 'kfp')
+DEFAULT_OUTPUTS = {'vertex': 'pipeline.json', 'kfp': 'pipeline.yaml'}
+KFP_NOTE = ('kfp target: the open-source Kubeflow Pipelines backend cannot execute TFX Resolver nodes, so this '
+            'pipeline has no baseline resolver and the Evaluator blesses on absolute thresholds only '
+            '(AUC >= {auc_floor}); the vertex target also requires no regression against the last blessed model.')
+VERTEX_NOTE = ('vertex target: the Evaluator blesses on AUC >= {auc_floor} and no regression against the last '
+               'blessed model (latest_blessed_model_resolver).')
 
 
-def vertex_config(environ=os.environ) -> config_lib.PipelineConfig:
-  """The pipeline configuration for a Vertex run, from environment variables."""
-  pipeline_root = environ.get('PIPELINE_ROOT')
-  if not pipeline_root:
-    raise SystemExit('error: set PIPELINE_ROOT (for example gs://my-bucket/taxi-big-tipper) before compiling.')
+def env_int(environ: Mapping[str, str], name: str, default: int) -> int:
+  """An integer environment variable, or default when unset or empty."""
+  value = environ.get(name, '')
+  try:
+    return int(value) if value else default
+  except ValueError:
+    raise SystemExit(f'error: {name}={value!r} is not an integer') from None
+
+
+def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
+  """The flags that shape the compiled pipeline, defaulting to environment variables."""
+  parser.add_argument('--pipeline-root', default=environ.get('PIPELINE_ROOT', ''),
+                      help='gs://bucket/path where artifacts and the pushed model go [PIPELINE_ROOT]')
+  parser.add_argument('--data-root', default=environ.get('DATA_ROOT', ''),
+                      help='directory of CSV files [DATA_ROOT] (default: PIPELINE_ROOT/data)')
+  parser.add_argument('--image', default=environ.get('PIPELINE_IMAGE', ''),
+                      help='container image built from ./Dockerfile [PIPELINE_IMAGE] (default: '
+                           f'gcr.io/PROJECT/{config_lib.PIPELINE_NAME})')
+  parser.add_argument('--project', default=environ.get('GOOGLE_CLOUD_PROJECT', ''),
+                      help='GCP project [GOOGLE_CLOUD_PROJECT]')
+  parser.add_argument('--region', default=environ.get('GOOGLE_CLOUD_REGION', ''),
+                      help='GCP region of Dataflow and Vertex AI training jobs [GOOGLE_CLOUD_REGION]')
+  parser.add_argument('--output', default=environ.get('PIPELINE_OUTPUT', ''),
+                      help='compiled file [PIPELINE_OUTPUT] (default: pipeline.json for vertex, pipeline.yaml '
+                           'for kfp)')
+  parser.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME, help='(default: %(default)s)')
+  parser.add_argument('--train-steps', type=int, default=env_int(environ, 'TRAIN_STEPS',
+                                                                  config_lib.PipelineConfig.train_steps),
+                      help='training steps [TRAIN_STEPS] (default: %(default)s)')
+  parser.add_argument('--no-cache', action='store_true', help='disable the platform cache for every component')
+  parser.add_argument('--beam-runner', choices=('direct', 'dataflow'), default=environ.get('BEAM_RUNNER', 'direct'),
+                      help='where Beam components run: in their container, or on Dataflow [BEAM_RUNNER] '
+                           '(default: %(default)s)')
+  parser.add_argument('--beam-workers', type=int, default=env_int(environ, 'BEAM_WORKERS', 1),
+                      help='DirectRunner processes; 1 in-process, 0 one per core [BEAM_WORKERS] '
+                           '(default: %(default)s)')
+  parser.add_argument('--temp-location', default=environ.get('BEAM_TEMP_LOCATION', ''),
+                      help='Dataflow temp location [BEAM_TEMP_LOCATION] (default: PIPELINE_ROOT/tmp)')
+  parser.add_argument('--beam-arg', action='append', default=[], metavar='ARG',
+                      help='one more Beam pipeline argument, repeatable (for example --beam-arg=--max_num_workers=4)')
+  parser.add_argument('--accelerator', default=environ.get('TRAINER_ACCELERATOR', ''), metavar='TYPE',
+                      help='Vertex AI accelerator of each trainer replica, for example NVIDIA_TESLA_T4, NVIDIA_L4, '
+                           'NVIDIA_TESLA_A100, TPU_V3, TPU_V5_LITEPOD [TRAINER_ACCELERATOR]')
+  parser.add_argument('--accelerator-count', type=int, default=env_int(environ, 'TRAINER_ACCELERATOR_COUNT', 1),
+                      metavar='N', help='accelerators per replica [TRAINER_ACCELERATOR_COUNT] (default: %(default)s)')
+  parser.add_argument('--machine-type', default=environ.get('TRAINER_MACHINE_TYPE', ''), metavar='M',
+                      help='machine type of each trainer replica [TRAINER_MACHINE_TYPE]')
+  parser.add_argument('--trainer-replicas', type=int, default=env_int(environ, 'TRAINER_REPLICAS', 1), metavar='N',
+                      help='trainer replicas; more than 1 trains with MultiWorkerMirroredStrategy '
+                           '[TRAINER_REPLICAS] (default: %(default)s)')
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+  """The command line: compile and deploy."""
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  commands = parser.add_subparsers(dest='command', required=True)
+  compile_parser = commands.add_parser('compile', help='write the compiled pipeline')
+  compile_parser.add_argument('--target', choices=TARGETS, default='vertex',
+                              help='vertex: a Vertex AI PipelineJob; kfp: a bare KFP v2 PipelineSpec '
+                                   '(default: %(default)s)')
+  add_pipeline_flags(compile_parser, environ)
+  deploy_parser = commands.add_parser(
+      'deploy', help='compile for kfp and upload to a Kubeflow Pipelines v2 cluster; optionally run or schedule it')
+  deploy_parser.add_argument('--endpoint', default=environ.get('KFP_ENDPOINT', ''),
+                             help='Kubeflow Pipelines API, for example http://localhost:8080 [KFP_ENDPOINT]')
+  deploy_parser.add_argument('--version', default='',
+                             help='name of the uploaded pipeline version (default: a UTC timestamp)')
+  deploy_parser.add_argument('--run', action='store_true', help='start a run of the uploaded version')
+  deploy_parser.add_argument('--schedule', default='', metavar='CRON',
+                             help="create a recurring run: 5 cron fields ('0 3 * * *', seconds 0 added) or "
+                                  'the 6 fields KFP takes')
+  deploy_parser.add_argument('--experiment', default=environ.get('KFP_EXPERIMENT', ''),
+                             help='experiment of the runs [KFP_EXPERIMENT] (default: the pipeline name)')
+  deploy_parser.add_argument('--namespace', default=environ.get('KFP_NAMESPACE', ''),
+                             help='namespace of a multi-user Kubeflow cluster [KFP_NAMESPACE]')
+  add_pipeline_flags(deploy_parser, environ)
+  deploy_parser.set_defaults(target='kfp')
+  return parser
+
+
+def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Namespace:
+  """Parsed flags; arguments that start with no subcommand (none at all, from the tfx CLI) mean compile."""
+  argv = list(argv)
+  if not argv or argv[0] not in ('compile', 'deploy', '-h', '--help'):
+    argv = ['compile'] + argv
+  parser = build_parser(environ)
+  args = parser.parse_args(argv)
+  if not args.pipeline_root:
+    parser.error('set PIPELINE_ROOT or pass --pipeline-root (for example gs://my-bucket/taxi-big-tipper)')
+  if args.accelerator and args.accelerator not in vertex_accelerators():
+    parser.error(f'--accelerator {args.accelerator} is not a Vertex AI accelerator type; one of: '
+                 f'{", ".join(vertex_accelerators())}')
+  if args.beam_runner == 'dataflow' and not (args.project and args.region):
+    parser.error('--beam-runner dataflow needs --project and --region (or GOOGLE_CLOUD_PROJECT, '
+                 'GOOGLE_CLOUD_REGION)')
+  if args.command == 'deploy' and not args.endpoint:
+    parser.error('deploy needs --endpoint (or KFP_ENDPOINT), the Kubeflow Pipelines API URL')
+  if args.command == 'deploy' and args.schedule:
+    try:
+      kfp_cron(args.schedule)
+    except ValueError as e:
+      parser.error(str(e))
+  args.output = args.output or DEFAULT_OUTPUTS[args.target]
+  args.image = args.image or f'gcr.io/{args.project or "YOUR_PROJECT"}/{config_lib.PIPELINE_NAME}'
+  try:
+    args.hardware = trainer_hardware(args)
+  except ValueError as e:
+    parser.error(str(e))
+  return args
+
+
+def vertex_accelerators() -> List[str]:
+  """The accelerator type names Vertex AI knows, from the installed google-cloud-aiplatform."""
+  from google.cloud.aiplatform_v1.types import accelerator_type  # pylint: disable=g-import-not-at-top
+  return [a.name for a in accelerator_type.AcceleratorType if a.value]
+
+
+def trainer_hardware(args: argparse.Namespace) -> config_lib.TrainerHardware:
+  """The Trainer's hardware from the flags (ValueError when they contradict each other)."""
+  return config_lib.TrainerHardware(
+      accelerator_type=args.accelerator, accelerator_count=args.accelerator_count, machine_type=args.machine_type,
+      replicas=args.trainer_replicas, project=args.project, region=args.region, image=args.image)
+
+
+def beam_args(args: argparse.Namespace) -> Tuple[str, ...]:
+  """Beam arguments of every Beam component: DirectRunner inside the component's container, or Dataflow.
+
+  The image has this project installed, so neither needs --setup_file; Dataflow workers run the same image.
+  """
+  if args.beam_runner == 'dataflow':
+    runner = ('--runner=DataflowRunner', f'--project={args.project}', f'--region={args.region}',
+              f'--temp_location={args.temp_location or args.pipeline_root.rstrip("/") + "/tmp"}',
+              f'--sdk_container_image={args.image}', '--experiments=use_runner_v2')
+  elif args.beam_workers != 1:
+    runner = ('--direct_running_mode=multi_processing', f'--direct_num_workers={args.beam_workers}')
+  else:
+    runner = ()
+  return runner + tuple(args.beam_arg)
+
+
+def cloud_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
+  """The pipeline configuration for a target: the kfp target drops the baseline resolver it cannot execute."""
+  root = args.pipeline_root.rstrip('/')
   return config_lib.PipelineConfig(
-      data_root=environ.get('DATA_ROOT', f'{pipeline_root}/data'),
-      pipeline_root=pipeline_root,
-      serving_model_dir=f'{pipeline_root}/serving_model',
-      schema_file=CONTAINER_SCHEMA_FILE)
+      data_root=args.data_root or f'{root}/data',
+      pipeline_root=root,
+      serving_model_dir=f'{root}/serving_model',
+      pipeline_name=args.pipeline_name,
+      schema_file=CONTAINER_SCHEMA_FILE,
+      train_steps=args.train_steps,
+      beam_pipeline_args=beam_args(args),
+      enable_cache=not args.no_cache,
+      compare_to_baseline=args.target == 'vertex',
+      trainer_hardware=args.hardware)
 
 
-def default_image(environ=os.environ) -> str:
-  """The container image the compiled pipeline runs in."""
-  return environ.get('PIPELINE_IMAGE',
-                     f'gcr.io/{environ.get("GOOGLE_CLOUD_PROJECT", "YOUR_PROJECT")}/taxi-big-tipper')
+def describe(config: config_lib.PipelineConfig, target: str) -> List[str]:
+  """What the compiled pipeline does differently per target and where its Trainer runs."""
+  hardware = config.trainer_hardware
+  lines = [(KFP_NOTE if target == 'kfp' else VERTEX_NOTE).format(auc_floor=config.auc_floor)]
+  if hardware.custom_job:
+    machine = hardware.machine_type or config_lib.DEFAULT_TRAINER_MACHINE
+    if hardware.accelerator_type:
+      machine += f' with {hardware.accelerator_count} x {hardware.accelerator_type}'
+    lines.append(f'Trainer: Vertex AI custom job in {hardware.project}/{hardware.region}, {hardware.replicas} '
+                 f'replica(s) of {machine}.')
+  else:
+    lines.append('Trainer: in the pipeline container (no accelerator).')
+  lines.append(f'Beam: {" ".join(config.beam_pipeline_args) or "DirectRunner in-process"}')
+  return lines
 
 
-def main() -> int:
-  """Writes the compiled pipeline; the tfx CLI picks it up from there."""
+def set_default_pipeline_root(path: str, pipeline_root: str) -> None:
+  """Records the pipeline root in a compiled PipelineSpec YAML, so that runs started from the Kubeflow UI use it."""
+  import yaml  # pylint: disable=g-import-not-at-top
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  with fileio.open(path, 'r') as f:
+    text = f.read()
+  header = ''.join(itertools.takewhile(lambda line: line.startswith('#'), text.splitlines(keepends=True)))
+  spec = yaml.safe_load(text)
+  spec['defaultPipelineRoot'] = pipeline_root
+  with fileio.open(path, 'w') as f:
+    f.write(header + yaml.safe_dump(spec, sort_keys=True))
+
+
+def compile_pipeline(args: argparse.Namespace) -> config_lib.PipelineConfig:
+  """Writes the pipeline for args.target to args.output (or where the tfx CLI redirects it)."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
+  config = cloud_config(args)
+  output = os.path.abspath(args.output) if '://' not in args.output else args.output
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=default_image()),
-      output_filename=os.environ.get('PIPELINE_OUTPUT', f'{config_lib.PIPELINE_NAME}.json'))
-  runner.run(create_pipeline(vertex_config()))
+      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),
+      output_dir=os.path.dirname(output), output_filename=os.path.basename(output))
+  started = time.time()
+  runner.run(create_pipeline(config))
+  if args.target == 'kfp':
+    set_default_pipeline_root(output, config.pipeline_root)
+  for line in describe(config, args.target):
+    print(line)
+  if os.path.isfile(output) and os.path.getmtime(output) >= started - 1:
+    print(f'Wrote {output}')
+  return config
+
+
+def kfp_cron(expression: str) -> str:
+  """A cron expression as KFP's scheduler takes it: six fields, seconds first."""
+  fields = expression.split()
+  if len(fields) == 5:
+    return ' '.join(['0'] + fields)
+  if len(fields) == 6:
+    return ' '.join(fields)
+  raise ValueError(f'--schedule {expression!r}: a cron expression has 5 fields (minute hour day month weekday) '
+                   'or, as KFP takes it, 6 (seconds first)')
+
+
+def api_errors() -> Tuple[type, ...]:
+  """What kfp.Client raises when the endpoint is unreachable or answers with an error."""
+  import kfp_server_api  # pylint: disable=g-import-not-at-top
+  import urllib3  # pylint: disable=g-import-not-at-top
+  return kfp_server_api.ApiException, urllib3.exceptions.HTTPError, OSError, ValueError
+
+
+def connect(endpoint: str, namespace: str) -> Any:
+  """A kfp.Client for the endpoint; SystemExit with the reason when nothing answers there."""
+  import kfp  # pylint: disable=g-import-not-at-top
+  kwargs = {'namespace': namespace} if namespace else {}
+  try:
+    return kfp.Client(host=endpoint, **kwargs)
+  except api_errors() as e:
+    raise SystemExit(f'error: cannot reach Kubeflow Pipelines at {endpoint}: {type(e).__name__}: {e}') from None
+
+
+def upload(client: Any, package: str, name: str, version: str) -> Tuple[str, str]:
+  """Uploads a package as a new pipeline, or as a new version of the existing one: (pipeline id, version id).
+
+  A new pipeline's first version is the one KFP creates with it, named after the pipeline.
+  """
+  pipeline_id = client.get_pipeline_id(name)
+  if pipeline_id is None:
+    description = f'{name}: TFX pipeline compiled by kubeflow_runner.py'
+    pipeline_id = client.upload_pipeline(pipeline_package_path=package, pipeline_name=name,
+                                         description=description).pipeline_id
+    versions = client.list_pipeline_versions(pipeline_id=pipeline_id, page_size=1).pipeline_versions
+    print(f'Uploaded new pipeline {name} ({pipeline_id})')
+    return pipeline_id, versions[0].pipeline_version_id
+  version_id = client.upload_pipeline_version(pipeline_package_path=package, pipeline_version_name=version,
+                                              pipeline_id=pipeline_id).pipeline_version_id
+  print(f'Uploaded version {version} of pipeline {name} ({pipeline_id})')
+  return pipeline_id, version_id
+
+
+def deploy(args: argparse.Namespace) -> int:
+  """Compiles for kfp, uploads, and starts a run and/or a recurring run when asked."""
+  config = compile_pipeline(args)
+  version = args.version or datetime.datetime.now(datetime.timezone.utc).strftime('v%Y%m%d-%H%M%S')
+  client = connect(args.endpoint, args.namespace)
+  try:
+    pipeline_id, version_id = upload(client, os.path.abspath(args.output), config.pipeline_name, version)
+    if not (args.run or args.schedule):
+      return 0
+    namespace = args.namespace or None
+    experiment_id = client.create_experiment(name=args.experiment or config.pipeline_name,
+                                             namespace=namespace).experiment_id
+    job = {'experiment_id': experiment_id, 'pipeline_id': pipeline_id, 'version_id': version_id,
+           'pipeline_root': config.pipeline_root}
+    if args.run:
+      run = client.run_pipeline(job_name=f'{config.pipeline_name} {version}', **job)
+      print(f'Started run {run.run_id}')
+    if args.schedule:
+      recurring = client.create_recurring_run(job_name=f'{config.pipeline_name} {version} schedule',
+                                              cron_expression=kfp_cron(args.schedule), max_concurrency=1,
+                                              no_catchup=True, **job)
+      print(f'Scheduled recurring run {recurring.recurring_run_id} ({kfp_cron(args.schedule)})')
+  except api_errors() as e:
+    raise SystemExit(f'error: Kubeflow Pipelines at {args.endpoint}: {type(e).__name__}: {e}') from None
+  return 0
+
+
+def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.environ) -> int:
+  """compile (the default) or deploy."""
+  args = parse_args(sys.argv[1:] if argv is None else argv, environ)
+  if args.command == 'deploy':
+    return deploy(args)
+  compile_pipeline(args)
   return 0
 
 

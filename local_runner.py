@@ -1,4 +1,4 @@
-"""Runs the pipeline locally on Apache Beam's DirectRunner with SQLite ML Metadata."""
+"""Runs the pipeline locally on Apache Beam's DirectRunner, with ML Metadata in SQLite or MySQL/MariaDB."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +11,7 @@ from typing import List, Optional
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from pipeline import config as config_lib  # noqa: E402  (sets the Keras choice before TensorFlow loads)
-from pipeline import report  # noqa: E402
-from pipeline.pipeline import create_pipeline  # noqa: E402
+from pipeline import exit_codes, input_check, run_lock  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -22,9 +21,15 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                       help='directory of CSV files with the taxi columns (default: the sample shipped in tfx)')
   parser.add_argument('--output-root', default=config_lib.DEFAULT_OUTPUT_ROOT,
                       help='where metadata.db, pipeline artifacts and serving_model/ go (default: %(default)s)')
+  parser.add_argument('--metadata-uri', default=None,
+                      help='ML Metadata store: a SQLite file (default: <output-root>/metadata.db) or '
+                           'mysql://USER[:PASSWORD]@HOST:PORT/DATABASE; without a password in it, '
+                           f'${config_lib.MYSQL_PASSWORD_ENV} is used')
   parser.add_argument('--train-steps', type=int, default=config_lib.PipelineConfig.train_steps,
                       help='training steps (default: %(default)s)')
   parser.add_argument('--no-cache', action='store_true', help='rerun every component even if cached')
+  parser.add_argument('--accept-drift', action='store_true',
+                      help='train on data that drifted beyond the schema\'s thresholds (recorded in ML Metadata)')
   parser.add_argument('--beam-workers', type=int, default=1,
                       help='Beam DirectRunner worker processes; 1 runs Beam in this process (default: 1)')
   parser.add_argument('--verbose', action='store_true', help='show TFX, Beam and TensorFlow logs')
@@ -34,27 +39,37 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
   """Runs the pipeline, prints the run summary and returns the exit code."""
   args = parse_args(argv)
-  logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-  import absl.logging  # pylint: disable=g-import-not-at-top
-  absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
   config = config_lib.local_config(
       data_root=args.data_root or config_lib.shipped_taxi_data(), output_root=args.output_root,
-      train_steps=args.train_steps, enable_cache=not args.no_cache, beam_workers=args.beam_workers)
-  error = report.check_data_root(config.data_root)
-  if error:
-    print(error, file=sys.stderr)
-    return report.EXIT_BAD_INPUT
-  os.makedirs(args.output_root, exist_ok=True)
-  started = time.monotonic()
-  failure = None
+      train_steps=args.train_steps, enable_cache=not args.no_cache, beam_workers=args.beam_workers,
+      metadata_uri=args.metadata_uri, accept_drift=args.accept_drift)
+  config_lib.keep_password_out_of_logs(config.metadata_connection_config)
+  problems = input_check.check_data_root(config.data_root)
+  if problems:
+    print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
+    return exit_codes.BAD_INPUT
+  logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
+  import absl.logging  # pylint: disable=g-import-not-at-top  (TFX and TensorFlow load from here on)
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from pipeline import html_report, report  # pylint: disable=g-import-not-at-top
+  from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
+  absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
   try:
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
-  except Exception as e:  # pylint: disable=broad-except
-    failure = e
-  summary = report.summarize_latest_run(config)
-  print(report.format_summary(summary, failure, time.monotonic() - started))
-  return report.exit_code(summary, failure)
+    with run_lock.exclusive(args.output_root):
+      started = time.monotonic()
+      failure = None
+      try:
+        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+      except Exception as e:  # pylint: disable=broad-except
+        failure = e
+      summary = report.summarize_latest_run(config)
+      wall_seconds = time.monotonic() - started
+      print(report.format_summary(summary, failure, wall_seconds))
+      print(html_report.write_run_report(config, args.output_root, summary, failure, wall_seconds))
+      return report.exit_code(failure)
+  except run_lock.OutputRootBusyError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return exit_codes.BUSY
 
 
 if __name__ == '__main__':

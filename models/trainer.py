@@ -10,6 +10,7 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from models import distribution
 from models.model import PREDICTION_KEY, HParams, build_model
 from preprocessing import features
 from preprocessing.features import Output
@@ -59,16 +60,28 @@ def export_signatures(model: keras.Model,
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-  """Trains for fn_args.train_steps steps and writes the SavedModel to fn_args.serving_model_dir."""
-  hparams = HParams.from_config(fn_args.custom_config or {})
+  """Trains for fn_args.train_steps steps and writes the SavedModel to fn_args.serving_model_dir.
+
+  The distribution strategy comes first (MultiWorkerMirroredStrategy must configure TensorFlow before anything
+  runs); the model is built and compiled in its scope, and each step takes batch_size examples per replica.
+  """
+  strategy = distribution.select()
+  hparams = distribution.scale_batch(HParams.from_config(fn_args.custom_config or {}), strategy)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   keras.utils.set_random_seed(hparams.seed)
-  train = input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hparams)
-  evaluation = input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, hparams)
-  model = build_model(cardinalities(tf_transform_output), hparams)
-  absl.logging.info('Training %d steps of batch %d', fn_args.train_steps, hparams.batch_size)
+  train = distribution.shard_by_data(
+      input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hparams))
+  evaluation = distribution.shard_by_data(
+      input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, hparams))
+  with strategy.scope():
+    model = build_model(cardinalities(tf_transform_output), hparams)
+  absl.logging.info('Training %d steps of batch %d (%d replica(s))', fn_args.train_steps, hparams.batch_size,
+                    strategy.num_replicas_in_sync)
   model.fit(train, steps_per_epoch=fn_args.train_steps, epochs=1,
             validation_data=evaluation, validation_steps=fn_args.eval_steps,
-            callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)], verbose=2)
-  model.save(fn_args.serving_model_dir, save_format='tf',
-             signatures=export_signatures(model, tf_transform_output))
+            callbacks=[keras.callbacks.TensorBoard(log_dir=distribution.worker_dir(fn_args.model_run_dir))],
+            verbose=2)
+  export_dir = distribution.worker_dir(fn_args.serving_model_dir)
+  model.save(export_dir, save_format='tf', signatures=export_signatures(model, tf_transform_output))
+  if export_dir != fn_args.serving_model_dir:
+    distribution.await_export(fn_args.serving_model_dir)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
+import urllib.parse
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -14,6 +16,71 @@ SCHEMA_FILE = REPO_ROOT / 'schema' / 'schema.pbtxt'
 SETUP_FILE = REPO_ROOT / 'setup.py'
 PIPELINE_NAME = 'taxi-big-tipper'
 DEFAULT_OUTPUT_ROOT = 'outputs'
+METADATA_FILE = 'metadata.db'
+MYSQL_PASSWORD_ENV = 'MLMD_MYSQL_PASSWORD'
+MYSQL_DEFAULT_PORT = 3306
+DEFAULT_TRAINER_MACHINE = 'n1-standard-4'  # CPU replicas of a multi-worker Trainer without --machine-type.
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerHardware:
+  """Where the Trainer trains: in the pipeline's own container by default, or as a Vertex AI custom job.
+
+  Any accelerator, machine type or more than one replica asks for the custom job: workerpool0 is the chief,
+  workerpool1 holds the other replicas (Vertex sets TF_CONFIG for them), all on the same machine spec and image.
+  """
+  accelerator_type: str = ''  # a Vertex AI accelerator name: NVIDIA_TESLA_T4, NVIDIA_L4, TPU_V3, ...
+  accelerator_count: int = 1
+  machine_type: str = ''
+  replicas: int = 1
+  project: str = ''
+  region: str = ''
+  image: str = ''
+
+  def __post_init__(self):
+    problems = hardware_problems(self)
+    if problems:
+      raise ValueError('; '.join(problems))
+
+  @property
+  def custom_job(self) -> bool:
+    """Whether the Trainer runs as a Vertex AI custom job."""
+    return bool(self.accelerator_type or self.machine_type or self.replicas > 1)
+
+  @property
+  def tpu(self) -> bool:
+    """Whether the accelerator is a TPU."""
+    return self.accelerator_type.startswith('TPU_')
+
+  def worker_pool_specs(self) -> List[Dict[str, object]]:
+    """The CustomJob worker pools: the chief, then the other replicas when there are any."""
+    machine: Dict[str, object] = {'machine_type': self.machine_type or DEFAULT_TRAINER_MACHINE}
+    if self.accelerator_type:
+      machine.update(accelerator_type=self.accelerator_type, accelerator_count=self.accelerator_count)
+    counts = [1] + ([self.replicas - 1] if self.replicas > 1 else [])
+    return [{'machine_spec': dict(machine), 'replica_count': count, 'container_spec': {'image_uri': self.image}}
+            for count in counts]
+
+
+def hardware_problems(hardware: TrainerHardware) -> List[str]:
+  """What is missing or contradictory in a trainer hardware request, as messages naming the flag to fix."""
+  problems = []
+  if hardware.replicas < 1:
+    problems.append(f'--trainer-replicas must be at least 1, not {hardware.replicas}')
+  if hardware.accelerator_type and hardware.accelerator_count < 1:
+    problems.append(f'--accelerator-count must be at least 1, not {hardware.accelerator_count}')
+  if hardware.accelerator_type and not hardware.machine_type:
+    problems.append(f'--accelerator {hardware.accelerator_type} needs --machine-type: a machine type that takes '
+                    'it, for example n1-standard-8 (T4, V100), g2-standard-8 (L4), a2-highgpu-1g (A100), '
+                    'cloud-tpu (TPU_V2, TPU_V3), ct5lp-hightpu-4t (TPU_V5_LITEPOD)')
+  if hardware.tpu and hardware.replicas > 1:
+    problems.append('a TPU trainer runs on one host: --trainer-replicas must be 1 with a TPU accelerator')
+  if hardware.custom_job:
+    missing = [flag for flag, value in (('--project', hardware.project), ('--region', hardware.region),
+                                        ('--image', hardware.image)) if not value]
+    if missing:
+      problems.append(f'a Vertex AI training job needs {", ".join(missing)}')
+  return problems
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +99,9 @@ class PipelineConfig:
   enable_cache: bool = True
   auc_floor: float = 0.9
   compare_to_baseline: bool = True
+  check_drift: bool = False  # compare with the served model's data (needs ML Metadata access: local runs).
+  accept_drift: bool = False  # record drift beyond the schema's thresholds instead of stopping.
+  trainer_hardware: TrainerHardware = dataclasses.field(default_factory=TrainerHardware)
 
 
 def shipped_taxi_data() -> str:
@@ -48,6 +118,87 @@ def sqlite_metadata(path: str) -> metadata_store_pb2.ConnectionConfig:
   return config
 
 
+def mysql_metadata(host: str, port: int, database: str, user: str,
+                   password: str) -> metadata_store_pb2.ConnectionConfig:
+  """An MLMD connection to a MySQL or MariaDB database (native-password auth), created if missing."""
+  config = metadata_store_pb2.ConnectionConfig()
+  config.mysql.host = host
+  config.mysql.port = port
+  config.mysql.database = database
+  config.mysql.user = user
+  config.mysql.password = password
+  return config
+
+
+def redact_uri(uri: str) -> str:
+  """A metadata URI fit to print: any password replaced by ***."""
+  parsed = urllib.parse.urlsplit(uri)
+  if parsed.password is None:
+    return uri
+  host = parsed.netloc.rsplit('@', 1)[1]
+  return urllib.parse.urlunsplit(parsed._replace(netloc=f'{parsed.username}:***@{host}'))
+
+
+def metadata_config(uri: str, environ: Mapping[str, str] = os.environ) -> metadata_store_pb2.ConnectionConfig:
+  """The MLMD connection of a --metadata-uri.
+
+  A path (or sqlite:///path) is a SQLite file; mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE is a MySQL or
+  MariaDB database. Without a password in the URI, the one in $MLMD_MYSQL_PASSWORD is used, so that it need not
+  appear on a command line. Use 127.0.0.1 rather than localhost: MLMD's client then connects over TCP.
+  """
+  parsed = urllib.parse.urlsplit(uri)
+  if parsed.scheme == 'mysql':
+    database = parsed.path.strip('/')
+    if not parsed.hostname or not parsed.username or not database:
+      raise ValueError(f'expected mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, got {redact_uri(uri)}')
+    password = (urllib.parse.unquote(parsed.password) if parsed.password is not None
+                else environ.get(MYSQL_PASSWORD_ENV, ''))
+    return mysql_metadata(parsed.hostname, parsed.port or MYSQL_DEFAULT_PORT, database,
+                          urllib.parse.unquote(parsed.username), password)
+  if parsed.scheme == 'sqlite':
+    return sqlite_metadata(os.path.abspath(parsed.path))
+  if parsed.scheme:
+    raise ValueError(f'unsupported metadata URI {redact_uri(uri)}: give a SQLite path or mysql://...')
+  return sqlite_metadata(os.path.abspath(uri))
+
+
+def describe_metadata(connection: metadata_store_pb2.ConnectionConfig) -> str:
+  """Where an MLMD connection points, fit to print (never the password)."""
+  if connection.HasField('mysql'):
+    mysql = connection.mysql
+    return f'mysql://{mysql.user}@{mysql.host}:{mysql.port}/{mysql.database}'
+  if connection.HasField('sqlite'):
+    return connection.sqlite.filename_uri
+  return connection.WhichOneof('config') or '(none)'
+
+
+def keep_password_out_of_logs(connection: metadata_store_pb2.ConnectionConfig) -> None:
+  """From now on, every log record shows a MySQL connection's password as ***.
+
+  TFX's LocalDagRunner logs the whole connection config at INFO level (--verbose).
+  """
+  from google.protobuf import text_encoding  # pylint: disable=g-import-not-at-top
+  password = connection.mysql.password if connection.HasField('mysql') else ''
+  if not password:
+    return
+  secrets = {password, text_encoding.CEscape(password, as_utf8=True)}
+  make_record = logging.getLogRecordFactory()
+
+  def redacted_record(*args, **kwargs) -> logging.LogRecord:
+    record = make_record(*args, **kwargs)
+    try:
+      message = record.getMessage()
+    except (TypeError, ValueError):
+      return record
+    if any(secret in message for secret in secrets):
+      for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, '***')
+      record.msg, record.args = message, ()
+    return record
+
+  logging.setLogRecordFactory(redacted_record)
+
+
 def direct_runner_args(workers: int) -> Tuple[str, ...]:
   """Beam DirectRunner arguments for a number of local worker processes (1: in the runner's process).
 
@@ -60,17 +211,23 @@ def direct_runner_args(workers: int) -> Tuple[str, ...]:
 
 
 def local_config(data_root: str, output_root: str, train_steps: int, enable_cache: bool,
-                 beam_workers: int) -> PipelineConfig:
-  """The configuration of a local run whose outputs all live under output_root."""
+                 beam_workers: int, metadata_uri: Optional[str] = None,
+                 accept_drift: bool = False) -> PipelineConfig:
+  """The configuration of a local run whose outputs all live under output_root.
+
+  Metadata goes to <output_root>/metadata.db unless metadata_uri names another store (see metadata_config).
+  """
   output_root = os.path.abspath(output_root)
   return PipelineConfig(
       data_root=os.path.abspath(data_root),
       pipeline_root=os.path.join(output_root, 'pipeline'),
       serving_model_dir=os.path.join(output_root, 'serving_model'),
-      metadata_connection_config=sqlite_metadata(os.path.join(output_root, 'metadata.db')),
+      metadata_connection_config=metadata_config(metadata_uri or os.path.join(output_root, METADATA_FILE)),
       train_steps=train_steps,
       enable_cache=enable_cache,
-      beam_pipeline_args=direct_runner_args(beam_workers))
+      beam_pipeline_args=direct_runner_args(beam_workers),
+      check_drift=True,
+      accept_drift=accept_drift)
 
 
 def source_digest(paths: Iterable[Path]) -> str:

@@ -1,24 +1,63 @@
 """The TFX DAG, built from a PipelineConfig alone."""
 from __future__ import annotations
 
-from typing import List
+from typing import Any, Dict, List
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
 
 from pipeline import config as config_lib
-from pipeline.components import CuratedSchemaGen, DataGate
+from pipeline.components import AtomicPusherExecutor, CuratedSchemaGen, DataGate
+from pipeline.drift import DriftGate, ServedDataStatistics
 from pipeline.evaluation import eval_config
+from pipeline.input_check import CSV_PATTERN
 
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
 TRAIN_BUCKETS, EVAL_BUCKETS = 4, 1
 
 
+def vertex_training_config(hardware: config_lib.TrainerHardware) -> Dict[str, Any]:
+  """The Trainer custom_config entries that make it submit a Vertex AI CustomJob on the requested machines."""
+  vertex = tfx.extensions.google_cloud_ai_platform
+  return {
+      vertex.ENABLE_VERTEX_KEY: True,
+      vertex.VERTEX_REGION_KEY: hardware.region,
+      vertex.TRAINING_ARGS_KEY: {'project': hardware.project,
+                                 'job_spec': {'worker_pool_specs': hardware.worker_pool_specs()}},
+  }
+
+
+def create_trainer(hardware: config_lib.TrainerHardware, custom_config: Dict[str, Any],
+                   **kwargs: Any) -> BaseNode:
+  """The Trainer in the pipeline's own container, or as a Vertex AI custom job when the hardware asks for one."""
+  if not hardware.custom_job:
+    return tfx.components.Trainer(custom_config=custom_config, **kwargs)
+  return tfx.extensions.google_cloud_ai_platform.Trainer(
+      custom_config={**custom_config, **vertex_training_config(hardware)}, **kwargs)
+
+
+def drift_check(config: config_lib.PipelineConfig, statistics_gen: BaseNode,
+                schema_gen: BaseNode) -> List[BaseNode]:
+  """The resolver of the served model's data statistics, then the drift gate comparing the new data with them.
+
+  Local runs only: the resolver reads lineage from ML Metadata, which Vertex and KFP compilers cannot express.
+  """
+  served = tfx.dsl.Resolver(
+      strategy_class=ServedDataStatistics,
+      statistics=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ExampleStatistics),
+  ).with_id('served_data_statistics_resolver')
+  gate = DriftGate(statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
+                   served_statistics=served.outputs['statistics'], accept_drift=config.accept_drift)
+  return [served, gate]
+
+
 def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   """ExampleGen to Pusher, with the data gate before Transform and the baseline resolver when configured."""
   example_gen = tfx.components.CsvExampleGen(
       input_base=config.data_root,
+      input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name='single_split', pattern=CSV_PATTERN)]),
       output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
           tfx.proto.SplitConfig.Split(name='train', hash_buckets=TRAIN_BUCKETS),
           tfx.proto.SplitConfig.Split(name='eval', hash_buckets=EVAL_BUCKETS)])))
@@ -34,9 +73,14 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN, disable_statistics=True, custom_config={'code_sha256': preprocessing_code})
   transform.add_upstream_node(data_gate)
+  drift_nodes = drift_check(config, statistics_gen, schema_gen) if config.check_drift else []
+  if drift_nodes:
+    drift_nodes[-1].add_upstream_node(data_gate)  # schema problems are reported first.
+    transform.add_upstream_node(drift_nodes[-1])
   model_code = config_lib.source_digest(
       [config_lib.REPO_ROOT / 'preprocessing', config_lib.REPO_ROOT / 'models'])
-  trainer = tfx.components.Trainer(
+  trainer = create_trainer(
+      config.trainer_hardware,
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
@@ -46,7 +90,7 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       custom_config={'code_sha256': model_code, **config.hparams})
   evaluator_inputs = {}
   nodes: List[BaseNode] = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                           transform, trainer]
+                           *drift_nodes, transform, trainer]
   if config.compare_to_baseline:
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -60,6 +104,7 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       eval_config=eval_config(config.auc_floor, config.compare_to_baseline), **evaluator_inputs)
   pusher = tfx.components.Pusher(
       model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
+      custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),
       push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
           base_directory=config.serving_model_dir)))
   return nodes + [evaluator, pusher]

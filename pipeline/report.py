@@ -2,20 +2,25 @@
 from __future__ import annotations
 
 import dataclasses
-import glob
+import json
 import math
 import os
 from typing import Dict, List, Optional, Tuple
 
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
+from google.protobuf import json_format
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from pipeline import exit_codes
 from pipeline.components import Anomaly, DataValidationError, format_table, read_anomalies
 from pipeline.config import PipelineConfig
+from pipeline.drift import DataDriftError
+from pipeline.input_check import Problem, schema_violations
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 MIN_SLICE_EXAMPLES = 50
 HEADLINE_METRICS = ('auc', 'binary_accuracy', 'precision', 'recall', 'calibration', 'example_count')
 State = metadata_store_pb2.Execution.State
@@ -28,6 +33,12 @@ class ComponentRun:
   state: str  # COMPLETE, CACHED, FAILED, RUNNING ...
   seconds: float
   outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+  inputs: Dict[str, List[metadata_store_pb2.Artifact]] = dataclasses.field(default_factory=dict)
+  execution_id: int = 0
+  started_ms: int = 0  # MLMD times: milliseconds since the epoch.
+  ended_ms: int = 0
+  parameters: Dict[str, str] = dataclasses.field(default_factory=dict)
+  resolved: Dict[str, List[metadata_store_pb2.Artifact]] = dataclasses.field(default_factory=dict)  # by a Resolver
 
   @property
   def cached(self) -> bool:
@@ -40,6 +51,7 @@ class RunSummary:
   run_id: str = ''
   components: List[ComponentRun] = dataclasses.field(default_factory=list)
   anomalies: List[Anomaly] = dataclasses.field(default_factory=list)
+  offending_rows: List[Problem] = dataclasses.field(default_factory=list)
   metrics: Dict[Tuple[Tuple[str, str], ...], Dict[str, float]] = dataclasses.field(default_factory=dict)
   validation_failures: List[str] = dataclasses.field(default_factory=list)
   blessed: Optional[bool] = None
@@ -47,17 +59,6 @@ class RunSummary:
 
   def component(self, node_id: str) -> Optional[ComponentRun]:
     return next((c for c in self.components if c.node_id == node_id), None)
-
-
-def check_data_root(data_root: str) -> Optional[str]:
-  """A message naming what is wrong with a --data-root, or None when it holds CSV files."""
-  if not os.path.exists(data_root):
-    return f'error: --data-root {data_root} does not exist.'
-  if not os.path.isdir(data_root):
-    return f'error: --data-root {data_root} is not a directory; pass the directory that holds the CSV files.'
-  if not glob.glob(os.path.join(data_root, '*.csv')):
-    return f'error: --data-root {data_root} holds no *.csv file.'
-  return None
 
 
 def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
@@ -68,27 +69,72 @@ def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
 def latest_run_context(store: metadata_store.MetadataStore,
                        pipeline_name: str) -> Optional[metadata_store_pb2.Context]:
   """The newest pipeline_run context of a pipeline."""
+  return next(iter(run_contexts(store, pipeline_name)), None)
+
+
+def run_contexts(store: metadata_store.MetadataStore, pipeline_name: str) -> List[metadata_store_pb2.Context]:
+  """The pipeline_run contexts of a pipeline, newest first."""
   pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
   if pipeline is None:
-    return None
+    return []
   runs = [c for c in store.get_children_contexts_by_context(pipeline.id) if c.type == 'pipeline_run']
-  return max(runs, key=lambda c: c.create_time_since_epoch, default=None)
+  return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
+
+
+Event = metadata_store_pb2.Event
+OUTPUT_EVENTS = (Event.OUTPUT, Event.DECLARED_OUTPUT)
+INPUT_EVENTS = (Event.INPUT, Event.DECLARED_INPUT, Event.INTERNAL_INPUT)
 
 
 def component_runs(store: metadata_store.MetadataStore, run_context_id: int) -> List[ComponentRun]:
-  """Each execution of a run with its node id, state, duration and output artifacts by key."""
+  """Each execution of a run with its node id, state, times, parameters and artifacts by key."""
   runs = []
   for execution in sorted(store.get_executions_by_context(run_context_id), key=lambda e: e.id):
-    node = next((c.name for c in store.get_contexts_by_execution(execution.id) if c.type == 'node'), '')
-    outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-    events = [e for e in store.get_events_by_execution_ids([execution.id])
-              if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+    contexts = store.get_contexts_by_execution(execution.id)
+    node = next((c.name for c in contexts if c.type == 'node'), '')
+    events = store.get_events_by_execution_ids([execution.id])
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    inputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    resolved: Dict[str, List[metadata_store_pb2.Artifact]] = {}
     for event in events:
-      outputs.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
+      by_key = (outputs if event.type in OUTPUT_EVENTS else inputs if event.type in INPUT_EVENTS else
+                resolved if event.type == Event.INTERNAL_OUTPUT else None)
+      if by_key is not None and event.artifact_id in artifacts:
+        by_key.setdefault(event.path.steps[0].key, []).append(artifacts[event.artifact_id])
     seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
-    runs.append(ComponentRun(node.split('.', 1)[-1], State.Name(execution.last_known_state), seconds, outputs))
+    parameters = execution_parameters(execution)
+    cache = next((c for c in contexts if c.type == 'execution_cache'), None)
+    if execution.last_known_state == State.CACHED and cache is not None:
+      parameters = {**parameters, **original_parameters(store, cache.id)}
+    runs.append(ComponentRun(node.split('.', 1)[-1], State.Name(execution.last_known_state), seconds, outputs,
+                             inputs, execution.id, execution.create_time_since_epoch,
+                             execution.last_update_time_since_epoch, parameters, resolved))
   return runs
+
+
+def original_parameters(store: metadata_store.MetadataStore, cache_context_id: int) -> Dict[str, str]:
+  """The parameters of the first completed execution under a cache key: the one a cached execution reuses.
+
+  A cached execution records the parameters known before it ran, not those its driver would have resolved
+  (ExampleGen's input fingerprint and span), and some in another form (a bool as 'false' rather than 0); the
+  execution whose results it reuses ran with the same ones and has them all.
+  """
+  complete = [e for e in store.get_executions_by_context(cache_context_id) if e.last_known_state == State.COMPLETE]
+  return execution_parameters(min(complete, key=lambda e: e.id)) if complete else {}
+
+
+def execution_parameters(execution: metadata_store_pb2.Execution) -> Dict[str, str]:
+  """An execution's parameters (MLMD custom properties) as text."""
+  return {name: value_text(value) for name, value in sorted(execution.custom_properties.items())}
+
+
+def value_text(value: metadata_store_pb2.Value) -> str:
+  """An MLMD property value as text; structs (and protos) as compact JSON."""
+  kind = value.WhichOneof('value')
+  if kind in ('struct_value', 'proto_value'):
+    return json.dumps(json_format.MessageToDict(getattr(value, kind)), sort_keys=True)
+  return str(getattr(value, kind)) if kind else ''
 
 
 def read_metrics(evaluation_uri: str) -> Dict[Tuple[Tuple[str, str], ...], Dict[str, float]]:
@@ -142,14 +188,27 @@ def summarize_latest_run(config: PipelineConfig) -> RunSummary:
   run = latest_run_context(store, config.pipeline_name)
   if run is None:
     return RunSummary()
+  summary = summarize_run(store, run)
+  if summary.anomalies and os.path.isdir(config.data_root):
+    schema = tfdv.load_schema_text(config.schema_file)
+    summary.offending_rows = schema_violations(config.data_root, schema, {a.feature for a in summary.anomalies})
+  return summary
+
+
+def summarize_run(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> RunSummary:
+  """Components, anomalies, metrics, blessing and push of one pipeline_run context, from MLMD and artifacts.
+
+  Anomalies and metrics come from the artifacts' files, so they are left empty where those cannot be read from
+  here (a shared metadata store also holds runs whose files are on other machines).
+  """
   summary = RunSummary(run_id=run.name, components=component_runs(store, run.id))
   validator = summary.component('ExampleValidator')
-  if validator and validator.outputs.get('anomalies'):
+  if validator and validator.outputs.get('anomalies') and fileio.exists(validator.outputs['anomalies'][0].uri):
     anomalies = validator.outputs['anomalies'][0]
     summary.anomalies = read_anomalies(
         anomalies.uri, artifact_utils.decode_split_names(anomalies.properties['split_names'].string_value))
   evaluator = summary.component('Evaluator')
-  if evaluator and evaluator.outputs.get('evaluation'):
+  if evaluator and evaluator.outputs.get('evaluation') and fileio.exists(evaluator.outputs['evaluation'][0].uri):
     uri = evaluator.outputs['evaluation'][0].uri
     summary.metrics = read_metrics(uri)
     summary.validation_failures = read_validation_failures(uri)
@@ -201,6 +260,8 @@ def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_s
   lines += [f'{"whole run (wall clock)":<42} {wall_seconds:7.1f}', '']
   if summary.anomalies:
     lines += [f'Data anomalies ({len(summary.anomalies)}):', format_table(summary.anomalies), '']
+    if summary.offending_rows:
+      lines += ['Offending rows:'] + [f'  {p}' for p in summary.offending_rows] + ['']
   elif summary.component('ExampleValidator'):
     lines += ['Data anomalies: none', '']
   if summary.metrics:
@@ -220,14 +281,15 @@ def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_s
     lines.append('')
     if isinstance(failure, DataValidationError):
       lines.append(f'STOPPED BY THE DATA GATE: {failure}')
+    elif isinstance(failure, DataDriftError):
+      lines.append(f'STOPPED BY THE DRIFT GATE: {failure}')
     else:
       lines.append(f'RUN FAILED: {type(failure).__name__}: {failure}')
   return '\n'.join(lines)
 
 
-def exit_code(summary: RunSummary, failure: Optional[BaseException]) -> int:
+def exit_code(failure: Optional[BaseException]) -> int:
   """0 when the run completed (pushed or deliberately not blessed), 2 when the data stopped it, else 1."""
-  del summary
-  if isinstance(failure, DataValidationError):
-    return EXIT_BAD_INPUT
-  return EXIT_FAILED if failure is not None else EXIT_OK
+  if isinstance(failure, (DataValidationError, DataDriftError)):
+    return exit_codes.BAD_INPUT
+  return exit_codes.FAILED if failure is not None else exit_codes.OK

@@ -15,6 +15,8 @@ E2E_ROWS = 3000
 E2E_TRAIN_STEPS = 300
 EXPECTED_NODES = {'CsvExampleGen', 'StatisticsGen', 'CuratedSchemaGen', 'ExampleValidator', 'DataGate',
                   'Transform', 'Trainer', 'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}
+DRIFT_NODES = {'served_data_statistics_resolver', 'DriftGate'}  # local runs only
+LOCAL_NODES = EXPECTED_NODES | DRIFT_NODES
 
 
 def taxi_rows():
@@ -86,3 +88,21 @@ def pushed_model_dir(output_root: Path) -> Path:
   versions = sorted((output_root / 'serving_model').iterdir(), key=lambda p: int(p.name))
   assert versions, f'nothing was pushed under {output_root}'
   return versions[-1]
+
+
+def latest_run(output_root: Path):
+  """The summary of the newest run recorded in <output_root>/metadata.db."""
+  from pipeline import report  # pylint: disable=g-import-not-at-top
+  config = config_lib.local_config(data_root=str(output_root), output_root=str(output_root), train_steps=1,
+                                   enable_cache=True, beam_workers=1)
+  return report.summarize_latest_run(config)
+
+
+def tree_digest(root: Path) -> str:
+  """sha256 over the relative paths and bytes of every file under root ('' when root does not exist)."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  digest = hashlib.sha256()
+  for path in sorted(p for p in root.rglob('*') if p.is_file()) if root.exists() else []:
+    digest.update(str(path.relative_to(root)).encode())
+    digest.update(path.read_bytes())
+  return digest.hexdigest() if root.exists() else ''

@@ -1,5 +1,5 @@
 """The run summary's reading of metrics, its wording and the exit codes."""
-from pipeline import report
+from pipeline import exit_codes, report
 from pipeline.components import Anomaly, DataValidationError, format_table
 
 METRICS = {
@@ -22,7 +22,7 @@ def test_summary_says_why_a_model_was_not_blessed():
                               validation_failures=['auc on overall: value 0.8000 (threshold: at least 0.9)'])
   text = report.format_summary(summary, None, 12.0)
   assert 'NOT BLESSED' in text and 'at least 0.9' in text and 'Pushed model' not in text
-  assert report.exit_code(summary, None) == report.EXIT_OK
+  assert report.exit_code(None) == exit_codes.OK
 
 
 def test_gate_failure_prints_the_table_and_exits_2():
@@ -30,14 +30,5 @@ def test_gate_failure_prints_the_table_and_exits_2():
   failure = DataValidationError(table)
   text = report.format_summary(report.RunSummary(run_id='r2'), failure, 3.0)
   assert 'STOPPED BY THE DATA GATE' in text and 'trip_start_hour' in text and 'Out-of-range values' in text
-  assert report.exit_code(report.RunSummary(), failure) == report.EXIT_BAD_INPUT
-  assert report.exit_code(report.RunSummary(), RuntimeError('boom')) == report.EXIT_FAILED
-
-
-def test_data_root_problems_are_named(tmp_path):
-  assert 'does not exist' in report.check_data_root(str(tmp_path / 'missing'))
-  (tmp_path / 'a.txt').write_text('x')
-  assert 'no *.csv' in report.check_data_root(str(tmp_path))
-  assert 'not a directory' in report.check_data_root(str(tmp_path / 'a.txt'))
-  (tmp_path / 'a.csv').write_text('x\n1\n')
-  assert report.check_data_root(str(tmp_path)) is None
+  assert report.exit_code(failure) == exit_codes.BAD_INPUT
+  assert report.exit_code(RuntimeError('boom')) == exit_codes.FAILED

@@ -1,0 +1,75 @@
+"""Drift against the data behind the served model: found through MLMD, stopped, or deliberately accepted."""
+import shutil
+
+import pytest
+import tensorflow_data_validation as tfdv
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from conftest import latest_run, run_local, taxi_rows, tree_digest, write_csv
+from pipeline import config as config_lib
+from pipeline import drift, exit_codes
+
+FARE_FACTOR = 4
+
+
+@pytest.fixture(scope='module')
+def served_root(tmp_path_factory, e2e_run):
+  output_root, _ = e2e_run
+  copy = tmp_path_factory.mktemp('drift') / 'out'
+  shutil.copytree(output_root, copy)
+  return copy
+
+
+def inflated_fares(tmp_path, first, last):
+  """Rows first..last of the sample with every fare multiplied by FARE_FACTOR."""
+  header, rows = taxi_rows()
+  fare = header.index('fare')
+  return write_csv(tmp_path / 'data' / 'data.csv', header,
+                   [r[:fare] + [str(float(r[fare]) * FARE_FACTOR)] + r[fare + 1:] for r in rows[first:last]])
+
+
+def test_statistics_behind_the_served_model_are_found_through_lineage(served_root):
+  store = metadata_store.MetadataStore(config_lib.sqlite_metadata(str(served_root / 'metadata.db')))
+  statistics = store.get_artifacts_by_id([drift.served_data_statistics_id(store)])[0]
+  examples = latest_run(served_root).component('CsvExampleGen').outputs['examples'][0]
+  assert statistics.type == 'ExampleStatistics'
+  assert drift.producer_inputs(store, statistics.id, 'examples') == [examples.id]
+
+
+def test_nothing_is_resolved_before_the_first_push():
+  store = metadata_store.MetadataStore(metadata_store_pb2.ConnectionConfig(fake_database={}))
+  assert drift.served_data_statistics_id(store) is None
+
+
+def test_same_distribution_passes_and_shifted_fares_drift(tmp_path):
+  header, rows = taxi_rows()
+  first = write_csv(tmp_path / 'a' / 'data.csv', header, rows[:4000])
+  second = write_csv(tmp_path / 'b' / 'data.csv', header, rows[4000:8000])
+  shifted = inflated_fares(tmp_path / 'c', 4000, 8000)
+  schema = tfdv.load_schema_text(str(config_lib.SCHEMA_FILE))
+  stats = {k: tfdv.generate_statistics_from_csv(str(d / 'data.csv')) for k, d in
+           (('a', first), ('b', second), ('c', shifted))}
+  assert drift.drift_anomalies(stats['b'], stats['a'], schema) == []
+  found = drift.drift_anomalies(stats['c'], stats['a'], schema)
+  assert [a.feature for a in found] == ['fare']
+  assert 'Jensen-Shannon divergence' in found[0].description
+  assert 'Served data: mean' in found[0].description and 'New data: mean' in found[0].description
+
+
+def test_drifted_data_stops_the_run_unless_accepted(tmp_path, served_root):
+  before = tree_digest(served_root / 'serving_model')
+  data_root = inflated_fares(tmp_path, 0, 3000)
+  stopped = run_local('--data-root', str(data_root), '--output-root', str(served_root))
+  assert stopped.returncode == exit_codes.BAD_INPUT, stopped.stdout + stopped.stderr
+  assert 'STOPPED BY THE DRIFT GATE' in stopped.stdout and 'fare' in stopped.stdout
+  assert 'Jensen-Shannon' in stopped.stdout
+  assert not {c.node_id for c in latest_run(served_root).components} & {'Transform', 'Trainer', 'Pusher'}
+  assert tree_digest(served_root / 'serving_model') == before
+
+  accepted = run_local('--data-root', str(data_root), '--output-root', str(served_root), '--accept-drift',
+                       '--train-steps', '30')
+  assert accepted.returncode == exit_codes.OK, accepted.stdout + accepted.stderr
+  gate = latest_run(served_root).component('DriftGate')
+  assert gate.state == 'COMPLETE' and gate.parameters['accept_drift'] == '1'
+  assert latest_run(served_root).component('Trainer').state == 'COMPLETE'

@@ -1,0 +1,39 @@
+"""The CSV pre-flight check on small files."""
+from conftest import taxi_rows, write_csv
+from pipeline import input_check
+
+
+def test_clean_sample_has_no_problems(tmp_path):
+  header, rows = taxi_rows()
+  assert input_check.check_data_root(str(write_csv(tmp_path / 'd' / 'a.csv', header, rows[:200]))) == []
+
+
+def test_files_with_different_headers_are_named(tmp_path):
+  header, rows = taxi_rows()
+  write_csv(tmp_path / 'd' / 'a.csv', header, rows[:10])
+  reordered = header[1:] + header[:1]
+  write_csv(tmp_path / 'd' / 'b.csv', reordered, [r[1:] + r[:1] for r in rows[:10]])
+  problems = input_check.check_data_root(str(tmp_path / 'd'))
+  assert [p.file for p in problems] == [str(tmp_path / 'd' / 'b.csv')]
+  assert "header differs from a.csv's" in str(problems[0])
+
+
+def test_other_files_beside_the_csv_files_are_ignored(tmp_path):
+  header, rows = taxi_rows()
+  data_root = write_csv(tmp_path / 'd' / 'a.csv', header, rows[:10])
+  (data_root / 'README.txt').write_text('not data')
+  assert input_check.check_data_root(str(data_root)) == []
+
+
+def test_integer_columns_reject_fractions(tmp_path):
+  header, rows = taxi_rows()
+  hour = header.index('trip_start_hour')
+  rows = [r[:hour] + ['7.5'] + r[hour + 1:] for r in rows[:4]]
+  problems = input_check.check_data_root(str(write_csv(tmp_path / 'd' / 'a.csv', header, rows)))
+  assert [str(p).split(': ', 1)[1] for p in problems] == ["expected an integer, found '7.5' (4 of 4 rows, 100.00 %)"]
+
+
+def test_header_only_file(tmp_path):
+  header, _ = taxi_rows()
+  problems = input_check.check_data_root(str(write_csv(tmp_path / 'd' / 'a.csv', header, [])))
+  assert 'header but no rows' in str(problems[0])

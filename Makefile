@@ -1,5 +1,6 @@
 # make run   - create .venv from requirements.lock if missing or stale, then run the pipeline on the taxi sample
 # make test  - same set-up, then the whole test suite
+# make benchmark - time the pipeline against the TFX taxi template (ARGS='--sizes 1,10 --write-results')
 # make image / make push-image - build / push the pipeline container image (./Dockerfile) as $(IMAGE)
 SHELL := /bin/bash
 VENV ?= .venv
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed-from-lock
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test venv schema-diff lock clean image push-image
+.PHONY: run test venv schema-diff benchmark lock clean image push-image
 
 run: venv
 	$(PY) local_runner.py $(ARGS)
@@ -30,6 +31,10 @@ $(STAMP): requirements.lock
 # Infers a schema from data with TFDV's SchemaGen logic and prints its difference from the curated one.
 schema-diff: venv
 	$(PY) -m schema.diff $(ARGS)
+
+# Cold, cached and serving timings of this pipeline and of the TFX taxi template on the same data (benchmarks/).
+benchmark: venv
+	$(PY) -m benchmarks.run $(ARGS)
 
 # Re-resolves requirements.in into requirements.lock in a throwaway venv (slow: the resolver backtracks).
 lock:

@@ -42,6 +42,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 warnings.filterwarnings('ignore', category=FutureWarning, module='google.api_core')  # "Python 3.10 unsupported"
 
 from pipeline import config as config_lib  # noqa: E402  (sets the Keras choice before TensorFlow loads)
+from pipeline.spans import CSV_PATTERN, SPAN_PATTERN  # noqa: E402
 
 CONTAINER_SCHEMA_FILE = '/pipeline/schema/schema.pbtxt'
 TARGETS = ('vertex', 'kfp')
@@ -68,6 +69,10 @@ def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, st
                       help='gs://bucket/path where artifacts and the pushed model go [PIPELINE_ROOT]')
   parser.add_argument('--data-root', default=environ.get('DATA_ROOT', ''),
                       help='directory of CSV files [DATA_ROOT] (default: PIPELINE_ROOT/data)')
+  parser.add_argument('--span-folders', action='store_true', default=bool(environ.get('SPAN_FOLDERS')),
+                      help='the data root holds span-N/ folders: each run ingests the latest [SPAN_FOLDERS]')
+  parser.add_argument('--warm-start', action='store_true', default=bool(environ.get('WARM_START')),
+                      help='start training from the last blessed model (vertex target only) [WARM_START]')
   parser.add_argument('--image', default=environ.get('PIPELINE_IMAGE', ''),
                       help='container image built from ./Dockerfile [PIPELINE_IMAGE] (default: '
                            f'gcr.io/PROJECT/{config_lib.PIPELINE_NAME})')
@@ -148,6 +153,9 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
   if args.beam_runner == 'dataflow' and not (args.project and args.region):
     parser.error('--beam-runner dataflow needs --project and --region (or GOOGLE_CLOUD_PROJECT, '
                  'GOOGLE_CLOUD_REGION)')
+  if args.warm_start and args.target == 'kfp':
+    parser.error('--warm-start needs the latest blessed model resolver, which the open-source KFP backend cannot '
+                 'execute: use compile --target vertex')
   if args.command == 'deploy' and not args.endpoint:
     parser.error('deploy needs --endpoint (or KFP_ENDPOINT), the Kubeflow Pipelines API URL')
   if args.command == 'deploy' and args.schedule:
@@ -206,6 +214,8 @@ def cloud_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
       beam_pipeline_args=beam_args(args),
       enable_cache=not args.no_cache,
       compare_to_baseline=args.target == 'vertex',
+      input_pattern=SPAN_PATTERN if args.span_folders else CSV_PATTERN,
+      warm_start=args.warm_start,
       trainer_hardware=args.hardware)
 
 

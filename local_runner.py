@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -30,10 +31,18 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   parser.add_argument('--no-cache', action='store_true', help='rerun every component even if cached')
   parser.add_argument('--accept-drift', action='store_true',
                       help='train on data that drifted beyond the schema\'s thresholds (recorded in ML Metadata)')
+  parser.add_argument('--window', type=int, default=1, metavar='N',
+                      help='with span-N/ folders: train on the newest N spans that passed the gates; older spans '
+                           'of the window not ingested yet are ingested and gated first (default: 1)')
+  parser.add_argument('--warm-start', action='store_true',
+                      help='start training from the weights of the last blessed model, then train --train-steps')
   parser.add_argument('--beam-workers', type=int, default=1,
                       help='Beam DirectRunner worker processes; 1 runs Beam in this process (default: 1)')
   parser.add_argument('--verbose', action='store_true', help='show TFX, Beam and TensorFlow logs')
-  return parser.parse_args(argv)
+  args = parser.parse_args(argv)
+  if args.window < 1:
+    parser.error(f'--window must be at least 1, not {args.window}')
+  return args
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -42,7 +51,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   config = config_lib.local_config(
       data_root=args.data_root or config_lib.shipped_taxi_data(), output_root=args.output_root,
       train_steps=args.train_steps, enable_cache=not args.no_cache, beam_workers=args.beam_workers,
-      metadata_uri=args.metadata_uri, accept_drift=args.accept_drift)
+      metadata_uri=args.metadata_uri, accept_drift=args.accept_drift, window=args.window,
+      warm_start=args.warm_start)
   config_lib.keep_password_out_of_logs(config.metadata_connection_config)
   problems = input_check.check_data_root(config.data_root)
   if problems:
@@ -54,14 +64,34 @@ def main(argv: Optional[List[str]] = None) -> int:
   from pipeline import html_report, report  # pylint: disable=g-import-not-at-top
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
   absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
+  from pipeline.components import DataValidationError  # pylint: disable=g-import-not-at-top
+  from pipeline.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
+
+  def run(run_config: config_lib.PipelineConfig) -> Optional[Exception]:
+    try:
+      tfx.orchestration.LocalDagRunner().run(create_pipeline(run_config))
+      return None
+    except Exception as e:  # pylint: disable=broad-except
+      return e
+
   try:
     with run_lock.exclusive(args.output_root):
       started = time.monotonic()
+      backfill = spans_to_backfill(report.open_store(config), config.pipeline_name, config.data_root, config.window)
+      problems = input_check.check_data_root(config.data_root, backfill) if backfill else []
+      if problems:
+        print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
+        return exit_codes.BAD_INPUT
       failure = None
-      try:
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
-      except Exception as e:  # pylint: disable=broad-except
-        failure = e
+      for span in backfill:
+        print(f'Backfilling span-{span} of the --window {config.window} (ingest and data gate only)')
+        failure = run(dataclasses.replace(config, backfill_span=span))
+        if isinstance(failure, DataValidationError):
+          print(f'span-{span} is left out of the window: {failure}')
+          failure = None
+        elif failure:
+          break
+      failure = failure or run(config)
       summary = report.summarize_latest_run(config)
       wall_seconds = time.monotonic() - started
       print(report.format_summary(summary, failure, wall_seconds))

@@ -1,22 +1,28 @@
 """The TFX Trainer entry point: trains the model and exports it with the Transform graph inside."""
 from __future__ import annotations
 
-from typing import Callable, Dict, List
+import io
+import json
+import os
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import absl.logging
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from models import distribution
+from models import distribution, warm_start
 from models.model import PREDICTION_KEY, HParams, build_model
 from preprocessing import features
 from preprocessing.features import Output
 
 SERVING_SIGNATURE = 'serving_default'
 TRANSFORM_SIGNATURE = 'transform_features'
+WEIGHTS_FILE = 'weights.npz'  # beside Format-Serving in the Model artifact: weights and vocabularies.
+WARM_START_FILE = 'warm_start.json'  # beside it: which weights a warm-started model took from which model.
 
 
 def cardinalities(tf_transform_output: tft.TFTransformOutput) -> Dict[str, int]:
@@ -59,10 +65,63 @@ def export_signatures(model: keras.Model,
           TRANSFORM_SIGNATURE: transform_features.get_concrete_function()}
 
 
+def model_artifact_dir(serving_model_dir: str) -> str:
+  """The Model artifact's directory, given its Format-Serving directory."""
+  return os.path.dirname(serving_model_dir.rstrip('/'))
+
+
+def vocabularies(tf_transform_output: tft.TFTransformOutput) -> Dict[str, List[bytes]]:
+  """The tokens of every vocabulary feature in id order, by transformed feature key."""
+  return {spec.key: tf_transform_output.vocabulary_by_name(spec.vocabulary)
+          for spec in features.transformed_features() if spec.vocabulary}
+
+
+def load_saved_entries(base_model: Optional[str]) -> Dict[str, np.ndarray]:
+  """The weights and vocabularies saved beside a base model's SavedModel, or {} without a base model."""
+  if not base_model:
+    return {}
+  path = os.path.join(model_artifact_dir(base_model), WEIGHTS_FILE)
+  if not tf.io.gfile.exists(path):
+    raise FileNotFoundError(f'cannot warm-start from {base_model}: it has no {WEIGHTS_FILE} beside it')
+  with tf.io.gfile.GFile(path, 'rb') as f, np.load(io.BytesIO(f.read())) as saved:
+    return {name: saved[name] for name in saved.files}
+
+
+def save_entries(model: keras.Model, tf_transform_output: tft.TFTransformOutput, serving_model_dir: str) -> None:
+  """Writes the model's weights and vocabularies beside its SavedModel, for a later warm start."""
+  buffer = io.BytesIO()  # zipfile seeks, which GFile (on gs:// too) does not allow while writing.
+  np.savez(buffer, **warm_start.saved_entries({w.name: w.numpy() for w in model.weights},
+                                              vocabularies(tf_transform_output)))
+  with tf.io.gfile.GFile(os.path.join(model_artifact_dir(serving_model_dir), WEIGHTS_FILE), 'wb') as f:
+    f.write(buffer.getvalue())
+
+
+def start_from(model: keras.Model, entries: Mapping[str, np.ndarray],
+               tf_transform_output: tft.TFTransformOutput) -> Tuple[List[str], List[str]]:
+  """Sets the model's weights that can start from the saved ones; returns what was copied and left fresh."""
+  saved_weights, saved_vocabularies = warm_start.split_entries(entries)
+  values, copied, fresh = warm_start.warm_values({w.name: w.numpy() for w in model.weights}, saved_weights,
+                                                 saved_vocabularies, vocabularies(tf_transform_output))
+  for weight in model.weights:
+    if weight.name in values:
+      weight.assign(values[weight.name])
+  return copied, fresh
+
+
+def record_warm_start(serving_model_dir: str, base_model: str, copied: List[str], fresh: List[str]) -> None:
+  """Writes which weights came from which base model beside the SavedModel, and logs it."""
+  absl.logging.info('Warm start from %s: %d weights copied, %d fresh: %s', base_model, len(copied), len(fresh),
+                    fresh)
+  record = {'base_model': base_model, 'copied': copied, 'fresh': fresh}
+  with tf.io.gfile.GFile(os.path.join(model_artifact_dir(serving_model_dir), WARM_START_FILE), 'w') as f:
+    f.write(json.dumps(record, indent=2))
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """Trains for fn_args.train_steps steps and writes the SavedModel to fn_args.serving_model_dir.
 
-  The distribution strategy comes first (MultiWorkerMirroredStrategy must configure TensorFlow before anything
+  With a base model (--warm-start), training starts from its weights where their shapes still match and runs
+  train_steps more steps. The distribution strategy comes first (MultiWorkerMirroredStrategy must configure TensorFlow before anything
   runs); the model is built and compiled in its scope, and each step takes batch_size examples per replica.
   """
   strategy = distribution.select()
@@ -73,8 +132,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hparams))
   evaluation = distribution.shard_by_data(
       input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, hparams))
+  saved = load_saved_entries(fn_args.base_model)
   with strategy.scope():
     model = build_model(cardinalities(tf_transform_output), hparams)
+  warm = start_from(model, saved, tf_transform_output) if saved else None
   absl.logging.info('Training %d steps of batch %d (%d replica(s))', fn_args.train_steps, hparams.batch_size,
                     strategy.num_replicas_in_sync)
   model.fit(train, steps_per_epoch=fn_args.train_steps, epochs=1,
@@ -85,3 +146,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   model.save(export_dir, save_format='tf', signatures=export_signatures(model, tf_transform_output))
   if export_dir != fn_args.serving_model_dir:
     distribution.await_export(fn_args.serving_model_dir)
+    return
+  save_entries(model, tf_transform_output, fn_args.serving_model_dir)
+  if warm:
+    record_warm_start(fn_args.serving_model_dir, fn_args.base_model, *warm)

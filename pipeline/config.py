@@ -11,6 +11,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline.spans import CSV_PATTERN, input_pattern
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO_ROOT / 'schema' / 'schema.pbtxt'
 SETUP_FILE = REPO_ROOT / 'setup.py'
@@ -101,6 +103,10 @@ class PipelineConfig:
   compare_to_baseline: bool = True
   check_drift: bool = False  # compare with the served model's data (needs ML Metadata access: local runs).
   accept_drift: bool = False  # record drift beyond the schema's thresholds instead of stopping.
+  input_pattern: str = CSV_PATTERN  # SPAN_PATTERN when the data root holds span-N/ folders.
+  window: int = 1  # train on the newest N gated spans (needs ML Metadata access: local runs).
+  warm_start: bool = False  # start training from the weights of the last blessed model.
+  backfill_span: Optional[int] = None  # only ingest and gate this span (for a window's older spans).
   trainer_hardware: TrainerHardware = dataclasses.field(default_factory=TrainerHardware)
 
 
@@ -211,11 +217,12 @@ def direct_runner_args(workers: int) -> Tuple[str, ...]:
 
 
 def local_config(data_root: str, output_root: str, train_steps: int, enable_cache: bool,
-                 beam_workers: int, metadata_uri: Optional[str] = None,
-                 accept_drift: bool = False) -> PipelineConfig:
+                 beam_workers: int, metadata_uri: Optional[str] = None, accept_drift: bool = False,
+                 window: int = 1, warm_start: bool = False) -> PipelineConfig:
   """The configuration of a local run whose outputs all live under output_root.
 
   Metadata goes to <output_root>/metadata.db unless metadata_uri names another store (see metadata_config).
+  A data root holding span-N/ folders is read span by span, the latest each run.
   """
   output_root = os.path.abspath(output_root)
   return PipelineConfig(
@@ -227,7 +234,10 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
       enable_cache=enable_cache,
       beam_pipeline_args=direct_runner_args(beam_workers),
       check_drift=True,
-      accept_drift=accept_drift)
+      accept_drift=accept_drift,
+      input_pattern=input_pattern(data_root),
+      window=window,
+      warm_start=warm_start)
 
 
 def source_digest(paths: Iterable[Path]) -> str:

@@ -4,9 +4,11 @@ The comparators and their thresholds are in schema/schema.pbtxt (drift_comparato
 categorical features, Jensen-Shannon divergence for numeric ones). TFDV evaluates them only when it is given the
 previous statistics, which ExampleValidator never does; ServedDataStatistics finds them through ML Metadata.
 """
-from typing import Dict, List, Optional
+import copy
+from typing import Dict, List, Optional, Sequence
 
 import ml_metadata as mlmd
+import numpy as np
 import tensorflow_data_validation as tfdv
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
@@ -45,13 +47,16 @@ def consumer_outputs(store: mlmd.MetadataStore, artifact_id: int, type_name: str
 
 
 def served_data_statistics_id(store: mlmd.MetadataStore) -> Optional[int]:
-  """The ExampleStatistics of the raw examples behind the newest pushed model, or None."""
+  """The ExampleStatistics of the raw examples behind the newest pushed model, or None.
+
+  A model trained on a window of spans has several; the newest span's statistics stand for them.
+  """
   pushed = [a for a in store.get_artifacts_by_type('PushedModel')  # [] before the first push.
             if a.custom_properties['pushed'].int_value == 1]
   for pushed_model in sorted(pushed, key=lambda a: a.id, reverse=True):
     for model in producer_inputs(store, pushed_model.id, 'model'):
-      for transformed in producer_inputs(store, model, 'examples'):
-        for examples in producer_inputs(store, transformed, 'examples'):
+      for transformed in reversed(producer_inputs(store, model, 'examples')):
+        for examples in reversed(producer_inputs(store, transformed, 'examples')):
           statistics = consumer_outputs(store, examples, 'ExampleStatistics')
           if statistics:
             return statistics[-1]
@@ -83,18 +88,91 @@ def describe_distribution(stats: statistics_pb2.DatasetFeatureStatistics, featur
   return '(absent)'
 
 
+def feature_stats(stats: statistics_pb2.DatasetFeatureStatistics,
+                  feature: str) -> Optional[statistics_pb2.FeatureNameStatistics]:
+  """One feature's statistics, or None."""
+  return next((f for f in stats.features if f.path.step and f.path.step[0] == feature), None)
+
+
+def quantile_edges(stats: statistics_pb2.DatasetFeatureStatistics, feature: str) -> List[float]:
+  """The boundaries of a numeric feature's equal-count (quantiles) histogram: min, deciles, max."""
+  f = feature_stats(stats, feature)
+  histograms = [h for h in f.num_stats.histograms if h.type == statistics_pb2.Histogram.QUANTILES] if f else []
+  if not histograms or not histograms[0].buckets:
+    return []
+  buckets = histograms[0].buckets
+  return [b.low_value for b in buckets] + [buckets[-1].high_value]
+
+
+def cdf(edges: Sequence[float], x: float) -> float:
+  """The share of values at most x, interpolated from quantile boundaries (equal shares between them)."""
+  if x < edges[0]:
+    return 0.0
+  if x >= edges[-1]:
+    return 1.0
+  i = int(np.searchsorted(edges, x, side='right'))  # edges[i - 1] <= x < edges[i]
+  share = 1.0 / (len(edges) - 1)
+  return share * (i - 1 + (x - edges[i - 1]) / (edges[i] - edges[i - 1]))
+
+
+def quantile_divergence(served_edges: Sequence[float], new_edges: Sequence[float]) -> float:
+  """Jensen-Shannon divergence (base 2, 0 to 1) of two numeric distributions over the served data's quantiles.
+
+  TFDV's own comparator uses equal-width histograms, where one outlier fare of 700 puts nearly every trip in
+  the first bucket: it scores two samples of the same data above four-fold fares. Equal-count buckets do not.
+  """
+  cuts = sorted(set(served_edges))[1:-1]
+  served = np.diff([0.0] + [cdf(served_edges, c) for c in cuts] + [1.0])
+  new = np.diff([0.0] + [cdf(new_edges, c) for c in cuts] + [1.0])
+  middle = (served + new) / 2
+
+  def kl(p: np.ndarray) -> float:
+    kept = p > 0
+    return float(np.sum(p[kept] * np.log2(p[kept] / middle[kept])))
+
+  return (kl(served) + kl(new)) / 2
+
+
+def numeric_divergence_anomalies(current: statistics_pb2.DatasetFeatureStatistics,
+                                 previous: statistics_pb2.DatasetFeatureStatistics,
+                                 thresholds: Dict[str, float]) -> List[Anomaly]:
+  """Numeric features whose quantile Jensen-Shannon divergence exceeds the schema's threshold."""
+  found = []
+  for feature, threshold in sorted(thresholds.items()):
+    served, new = quantile_edges(previous, feature), quantile_edges(current, feature)
+    if len(served) < 2 or len(new) < 2:
+      continue
+    divergence = quantile_divergence(served, new)
+    if divergence > threshold:
+      found.append(Anomaly(SPLIT, feature, 'Drift', (
+          f'The Jensen-Shannon divergence over the served data\'s deciles is {divergence:.3f}, above the threshold '
+          f'{threshold}. Served data: {describe_distribution(previous, feature)}. '
+          f'New data: {describe_distribution(current, feature)}.')))
+  return found
+
+
 def drift_anomalies(current: statistics_pb2.DatasetFeatureStatisticsList,
                     previous: statistics_pb2.DatasetFeatureStatisticsList, schema) -> List[Anomaly]:
-  """Drift beyond the schema's comparators, one row per feature, with both distributions described."""
+  """Drift beyond the schema's comparators, one row per feature, with both distributions described.
+
+  TFDV evaluates the L-infinity comparators; Jensen-Shannon comparators of numeric features are evaluated over
+  quantiles here (see quantile_divergence), with the schema's thresholds.
+  """
+  schema = copy.deepcopy(schema)
+  thresholds = {}
+  for f in schema.feature:
+    if f.drift_comparator.HasField('jensen_shannon_divergence'):
+      thresholds[f.name] = f.drift_comparator.jensen_shannon_divergence.threshold
+      f.drift_comparator.ClearField('jensen_shannon_divergence')
   anomalies = tfdv.validate_statistics(current, schema, previous_statistics=previous)
-  found = []
+  found = numeric_divergence_anomalies(current.datasets[0], previous.datasets[0], thresholds)
   for feature, info in sorted(anomalies.anomaly_info.items()):
     if not any(anomalies_pb2.AnomalyInfo.Type.Name(r.type) in DRIFT_REASONS for r in info.reason):
       continue
     now = describe_distribution(current.datasets[0], feature)
     before = describe_distribution(previous.datasets[0], feature)
-    found.append(Anomaly(SPLIT, feature, 'Drift', f'{info.description} Served data: {before}. New data: {now}.'))
-  return found
+    found.append(Anomaly(SPLIT, feature, 'Drift', f'{info.description.rstrip(".")}. Served data: {before}. New data: {now}.'))
+  return sorted(found, key=lambda a: a.feature)
 
 
 @component

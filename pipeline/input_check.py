@@ -11,10 +11,10 @@ import glob
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from pipeline import spans as spans_lib
+from pipeline.spans import CSV_PATTERN
 from preprocessing import features
 from preprocessing.features import RawType
-
-CSV_PATTERN = '*.csv'
 
 
 @dataclasses.dataclass
@@ -34,9 +34,26 @@ class Problem:
     return f'{where}{column}: {self.what}{share}'
 
 
-def csv_files(data_root: str) -> List[str]:
-  """The CSV files CsvExampleGen reads from a data root."""
-  return sorted(glob.glob(os.path.join(data_root, CSV_PATTERN)))
+def csv_files(data_root: str, span: Optional[int] = None) -> List[str]:
+  """The CSV files CsvExampleGen reads from a data root: those of a span (default: the latest) if it has spans."""
+  spans = spans_lib.span_numbers(data_root)
+  folder = spans_lib.span_dir(data_root, spans[-1] if span is None else span) if spans else data_root
+  return sorted(glob.glob(os.path.join(folder, CSV_PATTERN)))
+
+
+def layout_problems(data_root: str, spans: List[int]) -> List[Problem]:
+  """A data root that mixes loose CSV files with span folders, misnamed span folders, empty span folders."""
+  problems = [Problem(os.path.join(data_root, name), 'not read as a span: name span folders span-N with N an '
+                                                     'integer without leading zeros (span-1, span-2, ...)')
+              for name in spans_lib.misnamed_span_folders(data_root)]
+  available = spans_lib.span_numbers(data_root)
+  if available and glob.glob(os.path.join(data_root, CSV_PATTERN)):
+    problems.append(Problem(data_root, f'holds both {CSV_PATTERN} files and span-N/ folders; only the latest span '
+                                       'would be read: move the loose CSV files into a span folder'))
+  problems += [Problem(spans_lib.span_dir(data_root, span), 'span folder does not exist (spans here: '
+                                                            f'{", ".join(map(str, available)) or "none"})')
+               for span in spans if span not in available]
+  return problems
 
 
 def header_problems(path: str, header: List[str]) -> List[Problem]:
@@ -129,21 +146,33 @@ def check_file(path: str) -> List[Problem]:
     return [Problem(path, f'not UTF-8 text: {e.reason} at byte {e.start}')]
 
 
-def check_data_root(data_root: str) -> List[Problem]:
-  """Every problem of a data root, or an empty list when CsvExampleGen can read it as the declared columns."""
+def check_data_root(data_root: str, spans: Optional[List[int]] = None) -> List[Problem]:
+  """Every problem of a data root, or an empty list when CsvExampleGen can read it as the declared columns.
+
+  With span folders, the files of the given spans are checked (default: the latest span, the one a run ingests).
+  """
   if not os.path.exists(data_root):
     return [Problem(data_root, 'directory does not exist')]
   if not os.path.isdir(data_root):
     return [Problem(data_root, 'is not a directory: pass the directory that holds the CSV files')]
-  files = csv_files(data_root)
-  if not files:
-    return [Problem(data_root, f'holds no {CSV_PATTERN} file')]
-  problems = [p for path in files for p in check_file(path)]
-  first = files[0]
+  available = spans_lib.span_numbers(data_root)
+  spans = spans or available[-1:]
+  problems = layout_problems(data_root, spans)
+  if problems:
+    return problems
+  folders = [spans_lib.span_dir(data_root, span) for span in spans] or [data_root]
+  files = []
+  for folder, span in zip(folders, spans or [None]):
+    found = csv_files(data_root, span)
+    if not found:
+      problems.append(Problem(folder, f'holds no {CSV_PATTERN} file'))
+    files += found
+  problems += [p for path in files for p in check_file(path)]
+  first = files[0] if files else ''
   for path in files[1:]:
     if read_header(path) and read_header(first) and read_header(path) != read_header(first):
-      problems.append(Problem(path, f'header differs from {os.path.basename(first)}\'s: every file must have the '
-                                    'same columns in the same order', line=1))
+      problems.append(Problem(path, f'header differs from {os.path.relpath(first, data_root)}\'s: every file must '
+                                    'have the same columns in the same order', line=1))
   return problems
 
 

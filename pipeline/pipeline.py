@@ -11,7 +11,7 @@ from pipeline import config as config_lib
 from pipeline.components import AtomicPusherExecutor, CuratedSchemaGen, DataGate
 from pipeline.drift import DriftGate, ServedDataStatistics
 from pipeline.evaluation import eval_config
-from pipeline.input_check import CSV_PATTERN
+from pipeline.window import SpanWindow
 
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
@@ -53,14 +53,39 @@ def drift_check(config: config_lib.PipelineConfig, statistics_gen: BaseNode,
   return [served, gate]
 
 
-def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
-  """ExampleGen to Pusher, with the data gate before Transform and the baseline resolver when configured."""
-  example_gen = tfx.components.CsvExampleGen(
+def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
+  """CsvExampleGen over the data root (its latest span, or the span to backfill) with a deterministic split."""
+  range_config = None
+  if config.backfill_span is not None:
+    range_config = tfx.proto.RangeConfig(static_range=tfx.proto.StaticRange(
+        start_span_number=config.backfill_span, end_span_number=config.backfill_span))
+  return tfx.components.CsvExampleGen(
       input_base=config.data_root,
-      input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name='single_split', pattern=CSV_PATTERN)]),
+      input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name='single_split', pattern=config.input_pattern)]),
       output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
           tfx.proto.SplitConfig.Split(name='train', hash_buckets=TRAIN_BUCKETS),
-          tfx.proto.SplitConfig.Split(name='eval', hash_buckets=EVAL_BUCKETS)])))
+          tfx.proto.SplitConfig.Split(name='eval', hash_buckets=EVAL_BUCKETS)])),
+      range_config=range_config)
+
+
+def span_window(config: config_lib.PipelineConfig, example_gen: BaseNode, gates: List[BaseNode]) -> BaseNode:
+  """The resolver of the newest config.window spans that passed the gates, run after this run's gates."""
+  window = tfx.dsl.Resolver(
+      strategy_class=SpanWindow, config={'window': config.window},
+      examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
+                               producer_component_id=example_gen.id, output_key='examples'),
+  ).with_id('span_window_resolver')
+  for gate in gates:
+    window.add_upstream_node(gate)
+  return window
+
+
+def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
+  """ExampleGen to Pusher, with the data gate before Transform and the baseline resolver when configured.
+
+  A backfill configuration stops after the data gate: it only ingests and checks one older span of a window.
+  """
+  example_gen = create_example_gen(config)
   statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = CuratedSchemaGen(
       schema_file=config.schema_file,
@@ -68,15 +93,37 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   data_gate = DataGate(anomalies=example_validator.outputs['anomalies'])
+  nodes: List[BaseNode] = [example_gen, statistics_gen, schema_gen, example_validator, data_gate]
+  if config.backfill_span is not None:
+    return nodes
+  gates = [data_gate]
+  if config.check_drift:
+    drift_nodes = drift_check(config, statistics_gen, schema_gen)
+    drift_nodes[-1].add_upstream_node(data_gate)  # schema problems are reported first.
+    nodes += drift_nodes
+    gates.append(drift_nodes[-1])
+  training_examples = example_gen.outputs['examples']
+  if config.window > 1:
+    nodes.append(span_window(config, example_gen, gates))
+    training_examples = nodes[-1].outputs['examples']
   preprocessing_code = config_lib.source_digest([config_lib.REPO_ROOT / 'preprocessing'])
   transform = tfx.components.Transform(
-      examples=example_gen.outputs['examples'], schema=schema_gen.outputs['schema'],
+      examples=training_examples, schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN, disable_statistics=True, custom_config={'code_sha256': preprocessing_code})
-  transform.add_upstream_node(data_gate)
-  drift_nodes = drift_check(config, statistics_gen, schema_gen) if config.check_drift else []
-  if drift_nodes:
-    drift_nodes[-1].add_upstream_node(data_gate)  # schema problems are reported first.
-    transform.add_upstream_node(drift_nodes[-1])
+  for gate in gates:
+    transform.add_upstream_node(gate)
+  trainer_inputs = {}
+  evaluator_inputs = {}
+  if config.compare_to_baseline:
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id('latest_blessed_model_resolver')
+    evaluator_inputs['baseline_model'] = baseline.outputs['model']
+    if config.warm_start:
+      trainer_inputs['base_model'] = baseline.outputs['model']
+    nodes.append(baseline)
   model_code = config_lib.source_digest(
       [config_lib.REPO_ROOT / 'preprocessing', config_lib.REPO_ROOT / 'models'])
   trainer = create_trainer(
@@ -87,18 +134,8 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       schema=schema_gen.outputs['schema'],
       train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
       eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
-      custom_config={'code_sha256': model_code, **config.hparams})
-  evaluator_inputs = {}
-  nodes: List[BaseNode] = [example_gen, statistics_gen, schema_gen, example_validator, data_gate,
-                           *drift_nodes, transform, trainer]
-  if config.compare_to_baseline:
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id('latest_blessed_model_resolver')
-    evaluator_inputs['baseline_model'] = baseline.outputs['model']
-    nodes.append(baseline)
+      custom_config={'code_sha256': model_code, **config.hparams},
+      **trainer_inputs)
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs['examples'], model=trainer.outputs['model'],
       eval_config=eval_config(config.auc_floor, config.compare_to_baseline), **evaluator_inputs)
@@ -107,7 +144,7 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),
       push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
           base_directory=config.serving_model_dir)))
-  return nodes + [evaluator, pusher]
+  return nodes + [transform, trainer, evaluator, pusher]
 
 
 def create_pipeline(config: config_lib.PipelineConfig) -> tfx.dsl.Pipeline:

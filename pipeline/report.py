@@ -15,6 +15,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from models.trainer import WARM_START_FILE
 from pipeline import exit_codes
 from pipeline.components import Anomaly, DataValidationError, format_table, read_anomalies
 from pipeline.config import PipelineConfig
@@ -56,6 +57,8 @@ class RunSummary:
   validation_failures: List[str] = dataclasses.field(default_factory=list)
   blessed: Optional[bool] = None
   pushed_path: Optional[str] = None
+  training_spans: List[int] = dataclasses.field(default_factory=list)
+  warm_start: Dict[str, object] = dataclasses.field(default_factory=dict)  # models/trainer.py's record.
 
   def component(self, node_id: str) -> Optional[ComponentRun]:
     return next((c for c in self.components if c.node_id == node_id), None)
@@ -178,8 +181,17 @@ def threshold_text(failure) -> str:
 
 
 def int_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[int]:
-  """An int custom property of an artifact, or None."""
-  return artifact.custom_properties[name].int_value if name in artifact.custom_properties else None
+  """An int property or custom property of an artifact, or None."""
+  for properties in (artifact.properties, artifact.custom_properties):
+    if name in properties:
+      return properties[name].int_value
+  return None
+
+
+def read_warm_start(model_uri: str) -> Dict[str, object]:
+  """The Trainer's record of a warm start beside the model (empty when it started from scratch)."""
+  path = os.path.join(model_uri, WARM_START_FILE)
+  return json.loads(fileio.open(path).read()) if fileio.exists(path) else {}
 
 
 def summarize_latest_run(config: PipelineConfig) -> RunSummary:
@@ -207,6 +219,12 @@ def summarize_run(store: metadata_store.MetadataStore, run: metadata_store_pb2.C
     anomalies = validator.outputs['anomalies'][0]
     summary.anomalies = read_anomalies(
         anomalies.uri, artifact_utils.decode_split_names(anomalies.properties['split_names'].string_value))
+  transform = summary.component('Transform')
+  if transform:
+    summary.training_spans = sorted(int_property(a, 'span') or 0 for a in transform.inputs.get('examples', []))
+  trainer = summary.component('Trainer')
+  if trainer and trainer.outputs.get('model'):
+    summary.warm_start = read_warm_start(trainer.outputs['model'][0].uri)
   evaluator = summary.component('Evaluator')
   if evaluator and evaluator.outputs.get('evaluation') and fileio.exists(evaluator.outputs['evaluation'][0].uri):
     uri = evaluator.outputs['evaluation'][0].uri
@@ -264,6 +282,15 @@ def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_s
       lines += ['Offending rows:'] + [f'  {p}' for p in summary.offending_rows] + ['']
   elif summary.component('ExampleValidator'):
     lines += ['Data anomalies: none', '']
+  spans_shown = bool(summary.training_spans) and summary.training_spans != [0]
+  if spans_shown:
+    lines.append(f'Trained on span(s): {", ".join(map(str, summary.training_spans))}')
+  if summary.warm_start:
+    copied, fresh = summary.warm_start['copied'], summary.warm_start['fresh']
+    lines.append(f'Warm start: {len(copied)} of {len(copied) + len(fresh)} weights from '
+                 f'{summary.warm_start["base_model"]}' + (f' (fresh: {", ".join(fresh)})' if fresh else ''))
+  if spans_shown or summary.warm_start:
+    lines.append('')
   if summary.metrics:
     lines.append(f'Evaluation (eval split): {format_metrics(summary.metrics.get((), {}))}')
     for column, (name, value, count) in sorted(worst_slices(summary.metrics).items()):

@@ -59,30 +59,6 @@ def e2e_run(tmp_path_factory, small_data_root):
   return output_root, process
 
 
-def to_tf_example(header, row, drop=()) -> bytes:
-  """A serialized raw tf.Example of a CSV row, typed as preprocessing/features.py declares; empty cells are absent."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from preprocessing import features  # pylint: disable=g-import-not-at-top
-  feature = {}
-  for name, cell in zip(header, row):
-    if cell == '' or name in drop:
-      continue
-    raw_type = features.feature(name).raw_type
-    if raw_type == features.RawType.STRING:
-      feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[cell.encode()]))
-    elif raw_type == features.RawType.INT:
-      feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(float(cell))]))
-    else:
-      feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(cell)]))
-  return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
-def big_tipper(header, row) -> int:
-  """The label of a CSV row, computed independently of the pipeline."""
-  values = dict(zip(header, row))
-  return int(values['fare'] != '' and float(values['tips'] or 0) > 0.2 * float(values['fare']))
-
-
 def pushed_model_dir(output_root: Path) -> Path:
   """The newest version directory under <output-root>/serving_model/."""
   versions = sorted((output_root / 'serving_model').iterdir(), key=lambda p: int(p.name))

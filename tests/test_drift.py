@@ -73,3 +73,19 @@ def test_drifted_data_stops_the_run_unless_accepted(tmp_path, served_root):
   gate = latest_run(served_root).component('DriftGate')
   assert gate.state == 'COMPLETE' and gate.parameters['accept_drift'] == '1'
   assert latest_run(served_root).component('Trainer').state == 'COMPLETE'
+
+
+def test_quantile_divergence_ignores_resampling_and_sees_scaled_values():
+  edges = [0.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 31.0, 700.0]
+  same = [0.0, 4.9, 6.1, 7.0, 8.1, 9.8, 12.2, 15.0, 19.5, 30.0, 110.0]  # another sample: no 700 outlier.
+  doubled = [2 * e for e in edges]
+  assert drift.quantile_divergence(edges, edges) == pytest.approx(0.0)
+  assert drift.quantile_divergence(edges, same) < 0.02
+  assert drift.quantile_divergence(edges, doubled) > 0.1  # the schema's threshold for fare.
+
+
+def test_cdf_interpolates_between_quantiles_and_handles_ties():
+  edges = [0.0, 0.0, 1.0, 3.0]  # a third of the values are 0.
+  assert drift.cdf(edges, -1) == 0.0 and drift.cdf(edges, 3.0) == 1.0
+  assert drift.cdf(edges, 0.0) == pytest.approx(1 / 3)
+  assert drift.cdf(edges, 2.0) == pytest.approx(2 / 3 + 1 / 6)

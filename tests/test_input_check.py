@@ -37,3 +37,31 @@ def test_header_only_file(tmp_path):
   header, _ = taxi_rows()
   problems = input_check.check_data_root(str(write_csv(tmp_path / 'd' / 'a.csv', header, [])))
   assert 'header but no rows' in str(problems[0])
+
+
+def test_span_folders_check_the_latest_span_only(tmp_path):
+  header, rows = taxi_rows()
+  write_csv(tmp_path / 'd' / 'span-1' / 'a.csv', header[1:], [r[1:] for r in rows[:10]])  # old and broken.
+  write_csv(tmp_path / 'd' / 'span-2' / 'a.csv', header, rows[:10])
+  assert input_check.check_data_root(str(tmp_path / 'd')) == []
+  problems = input_check.check_data_root(str(tmp_path / 'd'), spans=[1, 2])
+  assert (str(tmp_path / 'd' / 'span-1' / 'a.csv'), header[0]) in [(p.file, p.column) for p in problems]
+  assert 'required column is missing' in str(problems[0])
+
+
+def test_span_layout_problems_are_named(tmp_path):
+  header, rows = taxi_rows()
+  write_csv(tmp_path / 'd' / 'span-1' / 'a.csv', header, rows[:10])
+  write_csv(tmp_path / 'd' / 'loose.csv', header, rows[:10])
+  write_csv(tmp_path / 'd' / 'span-02' / 'a.csv', header, rows[:10])
+  problems = [str(p) for p in input_check.check_data_root(str(tmp_path / 'd'))]
+  assert any('span-02: not read as a span' in p and 'leading zeros' in p for p in problems), problems
+  assert any('holds both *.csv files and span-N/ folders' in p for p in problems), problems
+
+
+def test_an_empty_latest_span_is_named(tmp_path):
+  header, rows = taxi_rows()
+  write_csv(tmp_path / 'd' / 'span-1' / 'a.csv', header, rows[:10])
+  (tmp_path / 'd' / 'span-2').mkdir()
+  assert [str(p) for p in input_check.check_data_root(str(tmp_path / 'd'))] == [
+      f'{tmp_path / "d" / "span-2"}: holds no *.csv file']

@@ -127,6 +127,13 @@ def test_kfp_target_is_a_bare_pipeline_spec_without_the_resolver(kfp_package):
   assert text.startswith('# PIPELINE DEFINITION')
 
 
+def test_span_folders_and_warm_start_on_vertex(tmp_path):
+  spec = json.loads(compile_to(tmp_path / 'pipeline.json', '--span-folders', '--warm-start').read_text())[
+      'pipelineSpec']
+  assert 'span-{SPAN}/*.csv' in parameter(spec, 'CsvExampleGen', 'input_config')
+  assert wiring(spec)['Trainer']['base_model'] == (f'{RESOLVER}-model-resolver', 'model')
+
+
 def test_kfp_compile_says_it_validates_on_absolute_thresholds_only(tmp_path, capsys):
   compile_to(tmp_path / 'pipeline.yaml', '--target', 'kfp')
   out = capsys.readouterr().out
@@ -169,6 +176,7 @@ def test_a_tpu_trainer_from_environment_variables(tmp_path):
     (('--accelerator', 'TPU_V3', '--machine-type', 'cloud-tpu', '--trainer-replicas', '2', '--project', 'p',
       '--region', 'r'), 'runs on one host'),
     (('--beam-runner', 'dataflow',), '--beam-runner dataflow needs --project and --region'),
+    (('--warm-start', '--target', 'kfp'), '--warm-start needs the latest blessed model resolver'),
 ])
 def test_contradictory_settings_are_clear_errors(flags, message, capsys):
   with pytest.raises(SystemExit) as exit_info:

@@ -5,7 +5,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from conftest import big_tipper, pushed_model_dir, run_local, taxi_rows, to_tf_example, write_csv
+from benchmarks.run import big_tipper, to_tf_example
+from conftest import pushed_model_dir, run_local, taxi_rows, write_csv
 
 HOLDOUT_FRACTION_BUCKETS = 5  # one row in five is held back.
 AUC_BAR = 0.95

@@ -45,6 +45,30 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   return args
 
 
+def run_pipeline(config: config_lib.PipelineConfig) -> Optional[Exception]:
+  """Runs the pipeline once on the LocalDagRunner; returns what stopped it, or None."""
+  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
+  try:
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    return None
+  except Exception as e:  # pylint: disable=broad-except
+    return e
+
+
+def backfill(config: config_lib.PipelineConfig, spans: List[int]) -> Optional[Exception]:
+  """Ingests and gates older spans of the window; a span the data gate stops is left out of it, not fatal."""
+  from pipeline.components import DataValidationError  # pylint: disable=g-import-not-at-top
+  for span in spans:
+    print(f'Backfilling span-{span} of the --window {config.window} (ingest and data gate only)')
+    failure = run_pipeline(dataclasses.replace(config, backfill_span=span))
+    if isinstance(failure, DataValidationError):
+      print(f'span-{span} is left out of the window: {failure}')
+    elif failure:
+      return failure
+  return None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   """Runs the pipeline, prints the run summary and returns the exit code."""
   args = parse_args(argv)
@@ -60,38 +84,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     return exit_codes.BAD_INPUT
   logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
   import absl.logging  # pylint: disable=g-import-not-at-top  (TFX and TensorFlow load from here on)
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from pipeline import html_report, report  # pylint: disable=g-import-not-at-top
-  from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
-  absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
-  from pipeline.components import DataValidationError  # pylint: disable=g-import-not-at-top
   from pipeline.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
-
-  def run(run_config: config_lib.PipelineConfig) -> Optional[Exception]:
-    try:
-      tfx.orchestration.LocalDagRunner().run(create_pipeline(run_config))
-      return None
-    except Exception as e:  # pylint: disable=broad-except
-      return e
-
+  absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
   try:
     with run_lock.exclusive(args.output_root):
       started = time.monotonic()
-      backfill = spans_to_backfill(report.open_store(config), config.pipeline_name, config.data_root, config.window)
-      problems = input_check.check_data_root(config.data_root, backfill) if backfill else []
+      spans = spans_to_backfill(report.open_store(config), config.pipeline_name, config.data_root, config.window)
+      problems = input_check.check_data_root(config.data_root, spans) if spans else []
       if problems:
         print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
         return exit_codes.BAD_INPUT
-      failure = None
-      for span in backfill:
-        print(f'Backfilling span-{span} of the --window {config.window} (ingest and data gate only)')
-        failure = run(dataclasses.replace(config, backfill_span=span))
-        if isinstance(failure, DataValidationError):
-          print(f'span-{span} is left out of the window: {failure}')
-          failure = None
-        elif failure:
-          break
-      failure = failure or run(config)
+      failure = backfill(config, spans) or run_pipeline(config)
       summary = report.summarize_latest_run(config)
       wall_seconds = time.monotonic() - started
       print(report.format_summary(summary, failure, wall_seconds))

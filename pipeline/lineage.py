@@ -281,11 +281,16 @@ def input_data(store: metadata_store.MetadataStore, examples: Artifact) -> Optio
 
 
 def model_of(store: metadata_store.MetadataStore, artifact: Artifact) -> Artifact:
-  """The Model an artifact names: itself, or the model a PushedModel, ModelBlessing or evaluation was made from."""
+  """The Model an artifact names: itself, or the model a PushedModel, ModelBlessing or evaluation was made from.
+
+  ML Metadata keeps one input event per artifact and execution, so an Evaluator that compared a model with
+  itself (a rerun whose Trainer came from the cache) records it as its baseline_model only.
+  """
   if artifact.type == 'Model':
     return artifact
   execution, _ = producer(store, artifact.id)
-  models = [a for key, a in linked_artifacts(store, execution.id, USED) if key == 'model'] if execution else []
+  used = linked_artifacts(store, execution.id, USED) if execution else []
+  models = ([a for key, a in used if key == 'model'] or [a for key, a in used if key == 'baseline_model'])
   if not models:
     raise ValueError(f'artifact {artifact.id} is a {artifact.type}, not a model or something made from one')
   return models[0]

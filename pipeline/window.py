@@ -45,8 +45,8 @@ def passed_gates(store: mlmd.MetadataStore, examples_id: int) -> bool:
   statistics = consumer_outputs(store, examples_id, 'ExampleStatistics')
   anomalies = [a for s in statistics for a in consumer_outputs(store, s, 'ExampleAnomalies')]
   data_gates = consumers(store, anomalies, 'anomalies') if anomalies else []
-  drift_gates = [e for e in consumers(store, statistics, 'statistics') if node_of(store, e) == DRIFT_GATE
-                 ] if statistics else []
+  checks = consumers(store, statistics, 'statistics') if statistics else []
+  drift_gates = [e for e in checks if node_of(store, e) == DRIFT_GATE]
   if not any(e.last_known_state in PASSED for e in data_gates):
     return False
   return not drift_gates or any(e.last_known_state in PASSED for e in drift_gates)

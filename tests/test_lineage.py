@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from conftest import E2E_TRAIN_STEPS, EXPECTED_NODES, REPO_ROOT, pushed_model_dir
@@ -189,3 +190,22 @@ def test_schemas_on_another_machine_are_compared_by_artifact():
   assert lineage.run_schema_changes(here, here) == []
   assert lineage.run_schema_changes(here, there) == [
       lineage.Change('schema (files not readable from here)', 'Schema 1', 'Schema 2')]
+
+
+def test_an_evaluation_of_a_model_against_itself_names_that_model():
+  """MLMD keeps one input event per artifact: a model that is also the baseline is recorded as baseline_model."""
+  store = metadata_store.MetadataStore(metadata_store_pb2.ConnectionConfig(fake_database={}))
+  types = {name: store.put_artifact_type(metadata_store_pb2.ArtifactType(name=name))
+           for name in ('Model', 'ModelEvaluation')}
+  model, evaluation = store.put_artifacts([metadata_store_pb2.Artifact(type_id=types['Model'], uri='/m'),
+                                           metadata_store_pb2.Artifact(type_id=types['ModelEvaluation'], uri='/e')])
+  execution_type = store.put_execution_type(metadata_store_pb2.ExecutionType(name='Evaluator'))
+  [execution] = store.put_executions([metadata_store_pb2.Execution(type_id=execution_type)])
+  step = metadata_store_pb2.Event.Path.Step
+  store.put_events([
+      metadata_store_pb2.Event(artifact_id=model, execution_id=execution, type=metadata_store_pb2.Event.INPUT,
+                               path=metadata_store_pb2.Event.Path(steps=[step(key='baseline_model'), step(index=0)])),
+      metadata_store_pb2.Event(artifact_id=evaluation, execution_id=execution, type=metadata_store_pb2.Event.OUTPUT,
+                               path=metadata_store_pb2.Event.Path(steps=[step(key='evaluation'), step(index=0)]))])
+  [evaluation_artifact] = store.get_artifacts_by_id([evaluation])
+  assert lineage.model_of(store, evaluation_artifact).id == model

@@ -87,21 +87,20 @@ def load_saved_entries(base_model: Optional[str]) -> Dict[str, np.ndarray]:
     return {name: saved[name] for name in saved.files}
 
 
-def save_entries(model: keras.Model, tf_transform_output: tft.TFTransformOutput, serving_model_dir: str) -> None:
+def save_entries(model: keras.Model, tokens: warm_start.Vocabularies, serving_model_dir: str) -> None:
   """Writes the model's weights and vocabularies beside its SavedModel, for a later warm start."""
   buffer = io.BytesIO()  # zipfile seeks, which GFile (on gs:// too) does not allow while writing.
-  np.savez(buffer, **warm_start.saved_entries({w.name: w.numpy() for w in model.weights},
-                                              vocabularies(tf_transform_output)))
+  np.savez(buffer, **warm_start.saved_entries({w.name: w.numpy() for w in model.weights}, tokens))
   with tf.io.gfile.GFile(os.path.join(model_artifact_dir(serving_model_dir), WEIGHTS_FILE), 'wb') as f:
     f.write(buffer.getvalue())
 
 
 def start_from(model: keras.Model, entries: Mapping[str, np.ndarray],
-               tf_transform_output: tft.TFTransformOutput) -> Tuple[List[str], List[str]]:
+               tokens: warm_start.Vocabularies) -> Tuple[List[str], List[str]]:
   """Sets the model's weights that can start from the saved ones; returns what was copied and left fresh."""
   saved_weights, saved_vocabularies = warm_start.split_entries(entries)
   values, copied, fresh = warm_start.warm_values({w.name: w.numpy() for w in model.weights}, saved_weights,
-                                                 saved_vocabularies, vocabularies(tf_transform_output))
+                                                 saved_vocabularies, tokens)
   for weight in model.weights:
     if weight.name in values:
       weight.assign(values[weight.name])
@@ -135,7 +134,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   saved = load_saved_entries(fn_args.base_model)
   with strategy.scope():
     model = build_model(cardinalities(tf_transform_output), hparams)
-  warm = start_from(model, saved, tf_transform_output) if saved else None
+  tokens = vocabularies(tf_transform_output)
+  warm = start_from(model, saved, tokens) if saved else None
   absl.logging.info('Training %d steps of batch %d (%d replica(s))', fn_args.train_steps, hparams.batch_size,
                     strategy.num_replicas_in_sync)
   model.fit(train, steps_per_epoch=fn_args.train_steps, epochs=1,
@@ -147,6 +147,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   if export_dir != fn_args.serving_model_dir:
     distribution.await_export(fn_args.serving_model_dir)
     return
-  save_entries(model, tf_transform_output, fn_args.serving_model_dir)
+  save_entries(model, tokens, fn_args.serving_model_dir)
   if warm:
     record_warm_start(fn_args.serving_model_dir, fn_args.base_model, *warm)

@@ -72,22 +72,6 @@ class ServedDataStatistics(resolver.ResolverStrategy):
     return {key: [a for a in artifacts if a.id == wanted] for key, artifacts in input_dict.items()}
 
 
-def describe_distribution(stats: statistics_pb2.DatasetFeatureStatistics, feature: str) -> str:
-  """A one-line view of a feature's distribution: top values, or mean and quantiles."""
-  for f in stats.features:
-    if f.path.step and f.path.step[0] == feature:
-      if f.HasField('string_stats'):
-        total = sum(b.sample_count for b in f.string_stats.rank_histogram.buckets) or 1
-        top = f.string_stats.rank_histogram.buckets[:4]
-        return ', '.join(f'{b.label} {100 * b.sample_count / total:.1f} %' for b in top)
-      if f.HasField('num_stats'):
-        n = f.num_stats
-        quantiles = [b.high_value for b in n.histograms[-1].buckets] if n.histograms else []
-        median = f' median {quantiles[len(quantiles) // 2 - 1]:.3g}' if quantiles else ''
-        return f'mean {n.mean:.3g}, std {n.std_dev:.3g},{median} min {n.min:.3g} max {n.max:.3g}'
-  return '(absent)'
-
-
 def feature_stats(stats: statistics_pb2.DatasetFeatureStatistics,
                   feature: str) -> Optional[statistics_pb2.FeatureNameStatistics]:
   """One feature's statistics, or None."""
@@ -102,6 +86,21 @@ def quantile_edges(stats: statistics_pb2.DatasetFeatureStatistics, feature: str)
     return []
   buckets = histograms[0].buckets
   return [b.low_value for b in buckets] + [buckets[-1].high_value]
+
+
+def describe_distribution(stats: statistics_pb2.DatasetFeatureStatistics, feature: str) -> str:
+  """A one-line view of a feature's distribution: top values, or mean and quantiles."""
+  f = feature_stats(stats, feature)
+  if f is not None and f.HasField('string_stats'):
+    total = sum(b.sample_count for b in f.string_stats.rank_histogram.buckets) or 1
+    top = f.string_stats.rank_histogram.buckets[:4]
+    return ', '.join(f'{b.label} {100 * b.sample_count / total:.1f} %' for b in top)
+  if f is not None and f.HasField('num_stats'):
+    n = f.num_stats
+    edges = quantile_edges(stats, feature)
+    median = f' median {edges[len(edges) // 2]:.3g}' if edges else ''
+    return f'mean {n.mean:.3g}, std {n.std_dev:.3g},{median} min {n.min:.3g} max {n.max:.3g}'
+  return '(absent)'
 
 
 def cdf(edges: Sequence[float], x: float) -> float:

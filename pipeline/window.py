@@ -93,5 +93,8 @@ def spans_to_backfill(store: mlmd.MetadataStore, pipeline_name: str, data_root: 
   The newest span is left out: the run itself ingests it. A span ingested but stopped by a gate is not ingested
   again: the window resolver leaves it out.
   """
+  older = window_spans(span_numbers(data_root), window)[:-1]
+  if not older:
+    return []
   have = set(ingested_spans(store, pipeline_name))
-  return [span for span in window_spans(span_numbers(data_root), window)[:-1] if span not in have]
+  return [span for span in older if span not in have]

@@ -1,6 +1,5 @@
 """Shared fixtures: small slices of the shipped taxi sample and one end-to-end run shared by several tests."""
-import csv
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import models  # noqa: F401  (the project's Keras choice, before TensorFlow is imported)
 import pytest
 
+from benchmarks import generate
 from pipeline import config as config_lib
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -21,19 +21,12 @@ LOCAL_NODES = EXPECTED_NODES | DRIFT_NODES
 
 def taxi_rows():
   """The shipped sample as a header and a list of rows."""
-  with open(os.path.join(config_lib.shipped_taxi_data(), 'data.csv'), newline='') as f:
-    reader = csv.reader(f)
-    return next(reader), list(reader)
+  return generate.read_csv(generate.sample_path())
 
 
 def write_csv(path: Path, header, rows) -> Path:
   """Writes rows under a header and returns the file's directory."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  with open(path, 'w', newline='') as f:
-    writer = csv.writer(f)
-    writer.writerow(header)
-    writer.writerows(rows)
-  return path.parent
+  return generate.write_table(path, header, rows).parent
 
 
 def run_local(*args: str) -> subprocess.CompletedProcess:
@@ -57,6 +50,14 @@ def e2e_run(tmp_path_factory, small_data_root):
                       '--train-steps', str(E2E_TRAIN_STEPS))
   assert process.returncode == 0, process.stdout + process.stderr
   return output_root, process
+
+
+@pytest.fixture(scope='module')
+def served_root(tmp_path_factory, e2e_run) -> Path:
+  """A copy, for one test module, of the end-to-end run's output root with its pushed model."""
+  copy = tmp_path_factory.mktemp('served') / 'out'
+  shutil.copytree(e2e_run[0], copy)
+  return copy
 
 
 def pushed_model_dir(output_root: Path) -> Path:

@@ -1,6 +1,4 @@
 """Every kind of bad --data-root stops the run before Pusher, says what is wrong, and leaves serving untouched."""
-import shutil
-
 import pytest
 
 from conftest import latest_run, run_local, taxi_rows, tree_digest, write_csv
@@ -10,12 +8,9 @@ ROWS = 1000
 
 
 @pytest.fixture(scope='module')
-def served_root(tmp_path_factory, e2e_run):
-  """A copy of the end-to-end run's output root, with its pushed model, and the serving dir's digest."""
-  output_root, _ = e2e_run
-  copy = tmp_path_factory.mktemp('served') / 'out'
-  shutil.copytree(output_root, copy)
-  return copy, tree_digest(copy / 'serving_model')
+def served(served_root):
+  """The copied output root and its serving dir's digest before any test here ran."""
+  return served_root, tree_digest(served_root / 'serving_model')
 
 
 def with_column(header, rows, column, value, every):
@@ -29,8 +24,8 @@ def without_column(header, rows, column):
   return header[:i] + header[i + 1:], [r[:i] + r[i + 1:] for r in rows]
 
 
-def run_on(served_root, data_root):
-  output_root, before = served_root
+def run_on(served, data_root):
+  output_root, before = served
   process = run_local('--data-root', str(data_root), '--output-root', str(output_root))
   assert tree_digest(output_root / 'serving_model') == before, 'the served model changed'
   return process
@@ -45,65 +40,65 @@ def sample():
   return header, rows[:ROWS]
 
 
-def test_required_column_missing(tmp_path, served_root):
+def test_required_column_missing(tmp_path, served):
   header, rows = without_column(*sample(), 'trip_miles')
-  process = run_on(served_root, write_rows(tmp_path, header, rows))
+  process = run_on(served, write_rows(tmp_path, header, rows))
   assert process.returncode == exit_codes.BAD_INPUT
   assert "column 'trip_miles': required column is missing" in process.stderr
   assert 'data.csv line 1' in process.stderr
 
 
-def test_label_column_absent_from_training_data(tmp_path, served_root):
+def test_label_column_absent_from_training_data(tmp_path, served):
   header, rows = without_column(*sample(), 'tips')
-  process = run_on(served_root, write_rows(tmp_path, header, rows))
+  process = run_on(served, write_rows(tmp_path, header, rows))
   assert process.returncode == exit_codes.BAD_INPUT
   assert "column 'tips': the label source column is missing" in process.stderr
 
 
-def test_unexpected_new_column(tmp_path, served_root):
+def test_unexpected_new_column(tmp_path, served):
   header, rows = sample()
-  process = run_on(served_root, write_rows(tmp_path, header + ['driver_rating'], [r + ['5'] for r in rows]))
+  process = run_on(served, write_rows(tmp_path, header + ['driver_rating'], [r + ['5'] for r in rows]))
   assert process.returncode == exit_codes.BAD_INPUT
   assert "column 'driver_rating': unexpected column" in process.stderr
 
 
-def test_text_in_a_numeric_column(tmp_path, served_root):
+def test_text_in_a_numeric_column(tmp_path, served):
   header, rows = sample()
-  process = run_on(served_root, write_rows(tmp_path, header, with_column(header, rows, 'fare', 'twelve', 50)))
+  process = run_on(served, write_rows(tmp_path, header, with_column(header, rows, 'fare', 'twelve', 50)))
   assert process.returncode == exit_codes.BAD_INPUT
   assert "data.csv line 2, column 'fare': expected a number, found 'twelve' (20 of 1000 rows, 2.00 %)" in (
       process.stderr)
 
 
-def test_ragged_rows_name_the_line(tmp_path, served_root):
+def test_ragged_rows_name_the_line(tmp_path, served):
   header, rows = sample()
   rows[9] = rows[9][:-3]
-  process = run_on(served_root, write_rows(tmp_path, header, rows))
+  process = run_on(served, write_rows(tmp_path, header, rows))
   assert process.returncode == exit_codes.BAD_INPUT
   assert 'data.csv line 11: expected 18 fields, found 15 (1 of 1000 rows' in process.stderr
 
 
-def test_unparsable_csv_names_the_line(tmp_path, served_root):
+def test_unparsable_csv_names_the_line(tmp_path, served):
   header, rows = sample()
   data_root = write_rows(tmp_path, header, rows[:5])
   with open(data_root / 'data.csv', 'a', encoding='utf-8') as f:
     f.write('1,"unterminated quote\n')
-  process = run_on(served_root, data_root)
+  process = run_on(served, data_root)
   assert process.returncode == exit_codes.BAD_INPUT
   assert 'unparsable CSV' in process.stderr and 'line 7' in process.stderr
 
 
-def test_empty_file_and_empty_directory(tmp_path, served_root):
+def test_empty_file_and_empty_directory(tmp_path, served):
   (tmp_path / 'empty').mkdir()
-  process = run_on(served_root, tmp_path / 'empty')
+  process = run_on(served, tmp_path / 'empty')
   assert process.returncode == exit_codes.BAD_INPUT and 'holds no *.csv file' in process.stderr
   (tmp_path / 'empty' / 'data.csv').write_text('')
-  process = run_on(served_root, tmp_path / 'empty')
+  process = run_on(served, tmp_path / 'empty')
   assert process.returncode == exit_codes.BAD_INPUT and 'file is empty' in process.stderr
 
 
-def test_non_existent_path(tmp_path, served_root):
-  process = run_on(served_root, tmp_path / 'nowhere')
+def test_non_existent_path(tmp_path, served):
+  process = run_on(served, tmp_path / 'nowhere')
   assert process.returncode == exit_codes.BAD_INPUT
   assert f'{tmp_path / "nowhere"}: directory does not exist' in process.stderr
 
@@ -116,12 +111,12 @@ def test_non_existent_path(tmp_path, served_root):
     ('company', '', 1, 'Column dropped',
      "column 'company': present in 0.0 % of rows, the schema requires at least 50 %"),
 ])
-def test_schema_problems_are_stopped_by_the_gate_before_transform(tmp_path, served_root, column, value, every,
+def test_schema_problems_are_stopped_by_the_gate_before_transform(tmp_path, served, column, value, every,
                                                                   anomaly, offending):
   header, rows = sample()
-  process = run_on(served_root, write_rows(tmp_path, header, with_column(header, rows, column, value, every)))
+  process = run_on(served, write_rows(tmp_path, header, with_column(header, rows, column, value, every)))
   assert process.returncode == exit_codes.BAD_INPUT, process.stdout + process.stderr
   assert 'STOPPED BY THE DATA GATE' in process.stdout
   assert anomaly in process.stdout and offending in process.stdout
-  ran = {c.node_id for c in latest_run(served_root[0]).components}
+  ran = {c.node_id for c in latest_run(served[0]).components}
   assert 'DataGate' in ran and not ran & {'Transform', 'Trainer', 'Evaluator', 'Pusher'}

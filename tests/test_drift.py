@@ -1,6 +1,4 @@
 """Drift against the data behind the served model: found through MLMD, stopped, or deliberately accepted."""
-import shutil
-
 import pytest
 import tensorflow_data_validation as tfdv
 from ml_metadata import metadata_store
@@ -11,14 +9,6 @@ from pipeline import config as config_lib
 from pipeline import drift, exit_codes
 
 FARE_FACTOR = 4
-
-
-@pytest.fixture(scope='module')
-def served_root(tmp_path_factory, e2e_run):
-  output_root, _ = e2e_run
-  copy = tmp_path_factory.mktemp('drift') / 'out'
-  shutil.copytree(output_root, copy)
-  return copy
 
 
 def inflated_fares(tmp_path, first, last):

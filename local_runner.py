@@ -47,10 +47,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def run_pipeline(config: config_lib.PipelineConfig) -> Optional[Exception]:
   """Runs the pipeline once on the LocalDagRunner; returns what stopped it, or None."""
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
   try:
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    LocalDagRunner().run(create_pipeline(config))
     return None
   except Exception as e:  # pylint: disable=broad-except
     return e

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from models import distribution, warm_start
@@ -34,7 +34,7 @@ def cardinalities(tf_transform_output: tft.TFTransformOutput) -> Dict[str, int]:
   }
 
 
-def input_dataset(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
+def input_dataset(file_pattern: List[str], data_accessor: DataAccessor,
                   tf_transform_output: tft.TFTransformOutput, hparams: HParams) -> tf.data.Dataset:
   """Endless shuffled batches of (transformed features, label) from transformed examples."""
   return data_accessor.tf_dataset_factory(
@@ -116,12 +116,12 @@ def record_warm_start(serving_model_dir: str, base_model: str, copied: List[str]
     f.write(json.dumps(record, indent=2))
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
   """Trains for fn_args.train_steps steps and writes the SavedModel to fn_args.serving_model_dir.
 
   With a base model (--warm-start), training starts from its weights where their shapes still match and runs
-  train_steps more steps. The distribution strategy comes first (MultiWorkerMirroredStrategy must configure TensorFlow before anything
-  runs); the model is built and compiled in its scope, and each step takes batch_size examples per replica.
+  train_steps more steps. The distribution strategy comes first (MultiWorkerMirroredStrategy must configure
+  TensorFlow before anything runs); the model is built and compiled in its scope, and each step takes batch_size examples per replica.
   """
   strategy = distribution.select()
   hparams = distribution.scale_batch(HParams.from_config(fn_args.custom_config or {}), strategy)

@@ -101,6 +101,7 @@ class PipelineConfig:
   enable_cache: bool = True
   auc_floor: float = 0.9
   compare_to_baseline: bool = True
+  baseline_excludes_candidate: bool = False  # a cached rerun's model is not its own baseline (local runs).
   check_drift: bool = False  # compare with the served model's data (needs ML Metadata access: local runs).
   accept_drift: bool = False  # record drift beyond the schema's thresholds instead of stopping.
   input_pattern: str = CSV_PATTERN  # SPAN_PATTERN when the data root holds span-N/ folders.
@@ -233,6 +234,7 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
       train_steps=train_steps,
       enable_cache=enable_cache,
       beam_pipeline_args=direct_runner_args(beam_workers),
+      baseline_excludes_candidate=True,
       check_drift=True,
       accept_drift=accept_drift,
       input_pattern=input_pattern(data_root),

@@ -170,7 +170,8 @@ def drift_anomalies(current: statistics_pb2.DatasetFeatureStatisticsList,
       continue
     now = describe_distribution(current.datasets[0], feature)
     before = describe_distribution(previous.datasets[0], feature)
-    found.append(Anomaly(SPLIT, feature, 'Drift', f'{info.description.rstrip(".")}. Served data: {before}. New data: {now}.'))
+    found.append(Anomaly(SPLIT, feature, 'Drift',
+                         f'{info.description.rstrip(".")}. Served data: {before}. New data: {now}.'))
   return sorted(found, key=lambda a: a.feature)
 
 

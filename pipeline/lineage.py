@@ -546,9 +546,12 @@ def run_schema_changes(a: Optional[Artifact], b: Optional[Artifact]) -> List[Cha
 
 def run_dag(summary: report.RunSummary) -> Dag:
   """A run's components and, between them, the artifacts one made (or resolved) and another used."""
-  made_by: Dict[int, str] = {}
+  made_by: Dict[int, str] = {}  # the producer of an artifact wins over a resolver that passed it on.
   for component in summary.components:
-    for artifacts in [*component.resolved.values(), *component.outputs.values()]:
+    for artifacts in component.resolved.values():
+      made_by.update((a.id, component.node_id) for a in artifacts)
+  for component in summary.components:
+    for artifacts in component.outputs.values():
       made_by.update((a.id, component.node_id) for a in artifacts)
   flows: Dict[Tuple[str, str], Set[str]] = {}
   for component in summary.components:

@@ -3,24 +3,33 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from tfx import v1 as tfx
+from tfx.components import CsvExampleGen, Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
+from tfx.types.channel import Channel
+from tfx.types.standard_artifacts import ExampleStatistics, Examples, Model, ModelBlessing
 
 from pipeline import config as config_lib
 from pipeline.components import AtomicPusherExecutor, CuratedSchemaGen, DataGate
 from pipeline.drift import DriftGate, ServedDataStatistics
-from pipeline.evaluation import eval_config
+from pipeline.evaluation import BaselineModel, eval_config
 from pipeline.window import SpanWindow
 
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
 TRAIN_BUCKETS, EVAL_BUCKETS = 4, 1
+# Transform builds the preprocessing_fn as a TF1 graph: on the default data here its analysis takes 25 s that
+# way and 38 s on the TF2 path, which traces the function again for every analysis phase. Serving is the same.
+TRANSFORM_TF_COMPAT_V1 = True
 
 
 def vertex_training_config(hardware: config_lib.TrainerHardware) -> Dict[str, Any]:
   """The Trainer custom_config entries that make it submit a Vertex AI CustomJob on the requested machines."""
-  vertex = tfx.extensions.google_cloud_ai_platform
+  from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
   return {
       vertex.ENABLE_VERTEX_KEY: True,
       vertex.VERTEX_REGION_KEY: hardware.region,
@@ -33,8 +42,9 @@ def create_trainer(hardware: config_lib.TrainerHardware, custom_config: Dict[str
                    **kwargs: Any) -> BaseNode:
   """The Trainer in the pipeline's own container, or as a Vertex AI custom job when the hardware asks for one."""
   if not hardware.custom_job:
-    return tfx.components.Trainer(custom_config=custom_config, **kwargs)
-  return tfx.extensions.google_cloud_ai_platform.Trainer(
+    return Trainer(custom_config=custom_config, **kwargs)
+  from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
+  return vertex.Trainer(
       custom_config={**custom_config, **vertex_training_config(hardware)}, **kwargs)
 
 
@@ -44,9 +54,9 @@ def drift_check(config: config_lib.PipelineConfig, statistics_gen: BaseNode,
 
   Local runs only: the resolver reads lineage from ML Metadata, which Vertex and KFP compilers cannot express.
   """
-  served = tfx.dsl.Resolver(
+  served = Resolver(
       strategy_class=ServedDataStatistics,
-      statistics=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ExampleStatistics),
+      statistics=Channel(type=ExampleStatistics),
   ).with_id('served_data_statistics_resolver')
   gate = DriftGate(statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
                    served_statistics=served.outputs['statistics'], accept_drift=config.accept_drift)
@@ -57,27 +67,47 @@ def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
   """CsvExampleGen over the data root (its latest span, or the span to backfill) with a deterministic split."""
   range_config = None
   if config.backfill_span is not None:
-    range_config = tfx.proto.RangeConfig(static_range=tfx.proto.StaticRange(
+    range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
         start_span_number=config.backfill_span, end_span_number=config.backfill_span))
-  return tfx.components.CsvExampleGen(
+  return CsvExampleGen(
       input_base=config.data_root,
-      input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name='single_split', pattern=config.input_pattern)]),
-      output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-          tfx.proto.SplitConfig.Split(name='train', hash_buckets=TRAIN_BUCKETS),
-          tfx.proto.SplitConfig.Split(name='eval', hash_buckets=EVAL_BUCKETS)])),
+      input_config=example_gen_pb2.Input(
+          splits=[example_gen_pb2.Input.Split(name='single_split', pattern=config.input_pattern)]),
+      output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+          example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=TRAIN_BUCKETS),
+          example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=EVAL_BUCKETS)])),
       range_config=range_config)
 
 
 def span_window(config: config_lib.PipelineConfig, example_gen: BaseNode, gates: List[BaseNode]) -> BaseNode:
   """The resolver of the newest config.window spans that passed the gates, run after this run's gates."""
-  window = tfx.dsl.Resolver(
+  window = Resolver(
       strategy_class=SpanWindow, config={'window': config.window},
-      examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
+      examples=Channel(type=Examples,
                                producer_component_id=example_gen.id, output_key='examples'),
   ).with_id('span_window_resolver')
   for gate in gates:
     window.add_upstream_node(gate)
   return window
+
+
+def latest_blessed_model_resolver() -> BaseNode:
+  """The resolver of the newest blessed model: the Trainer's start with --warm-start, and the baseline on Vertex."""
+  return Resolver(
+      strategy_class=LatestBlessedModelStrategy,
+      model=Channel(type=Model),
+      model_blessing=Channel(type=ModelBlessing),
+  ).with_id('latest_blessed_model_resolver')
+
+
+def baseline_model_resolver(trainer: BaseNode) -> BaseNode:
+  """The resolver of the Evaluator's baseline: the newest blessed model other than this run's Trainer output."""
+  return Resolver(
+      strategy_class=BaselineModel,
+      model=Channel(type=Model),
+      model_blessing=Channel(type=ModelBlessing),
+      candidate=trainer.outputs['model'],
+  ).with_id('baseline_model_resolver')
 
 
 def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
@@ -86,11 +116,11 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   A backfill configuration stops after the data gate: it only ingests and checks one older span of a window.
   """
   example_gen = create_example_gen(config)
-  statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs['examples'])
+  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = CuratedSchemaGen(
       schema_file=config.schema_file,
       schema_sha256=config_lib.source_digest([config_lib.SCHEMA_FILE]))
-  example_validator = tfx.components.ExampleValidator(
+  example_validator = ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   data_gate = DataGate(anomalies=example_validator.outputs['anomalies'])
   nodes: List[BaseNode] = [example_gen, statistics_gen, schema_gen, example_validator, data_gate]
@@ -107,23 +137,16 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
     nodes.append(span_window(config, example_gen, gates))
     training_examples = nodes[-1].outputs['examples']
   preprocessing_code = config_lib.source_digest([config_lib.REPO_ROOT / 'preprocessing'])
-  transform = tfx.components.Transform(
+  transform = Transform(
       examples=training_examples, schema=schema_gen.outputs['schema'],
-      preprocessing_fn=PREPROCESSING_FN, disable_statistics=True, custom_config={'code_sha256': preprocessing_code})
+      preprocessing_fn=PREPROCESSING_FN, disable_statistics=True, force_tf_compat_v1=TRANSFORM_TF_COMPAT_V1,
+      custom_config={'code_sha256': preprocessing_code})
   for gate in gates:
     transform.add_upstream_node(gate)
-  trainer_inputs = {}
-  evaluator_inputs = {}
-  if config.compare_to_baseline:
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id('latest_blessed_model_resolver')
-    evaluator_inputs['baseline_model'] = baseline.outputs['model']
-    if config.warm_start:
-      trainer_inputs['base_model'] = baseline.outputs['model']
-    nodes.append(baseline)
+  latest_blessed = latest_blessed_model_resolver()
+  if config.warm_start or (config.compare_to_baseline and not config.baseline_excludes_candidate):
+    nodes.append(latest_blessed)
+  trainer_inputs = {'base_model': latest_blessed.outputs['model']} if config.warm_start else {}
   model_code = config_lib.source_digest(
       [config_lib.REPO_ROOT / 'preprocessing', config_lib.REPO_ROOT / 'models'])
   trainer = create_trainer(
@@ -132,24 +155,31 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
-      train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
-      eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
+      train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
+      eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
       custom_config={'code_sha256': model_code, **config.hparams},
       **trainer_inputs)
-  evaluator = tfx.components.Evaluator(
+  evaluator_inputs = {}
+  if config.compare_to_baseline:
+    baseline = latest_blessed
+    if config.baseline_excludes_candidate:
+      baseline = baseline_model_resolver(trainer)
+      nodes.append(baseline)
+    evaluator_inputs['baseline_model'] = baseline.outputs['model']
+  evaluator = Evaluator(
       examples=example_gen.outputs['examples'], model=trainer.outputs['model'],
       eval_config=eval_config(config.auc_floor, config.compare_to_baseline), **evaluator_inputs)
-  pusher = tfx.components.Pusher(
+  pusher = Pusher(
       model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),
-      push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+      push_destination=pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
           base_directory=config.serving_model_dir)))
   return nodes + [transform, trainer, evaluator, pusher]
 
 
-def create_pipeline(config: config_lib.PipelineConfig) -> tfx.dsl.Pipeline:
+def create_pipeline(config: config_lib.PipelineConfig) -> Pipeline:
   """The whole pipeline for a configuration; runners decide where it runs."""
-  return tfx.dsl.Pipeline(
+  return Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,
       components=create_components(config),

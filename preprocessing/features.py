@@ -19,7 +19,7 @@ TIP_FRACTION = 0.2
 class Kind(enum.Enum):
   """What role a raw column plays."""
   NUMERIC = 'numeric'  # z-scored (optionally of log1p), optionally also bucketized by quantiles.
-  CATEGORICAL = 'categorical'  # vocabulary ids with out-of-vocabulary buckets.
+  CATEGORICAL = 'categorical'  # vocabulary ids with out-of-vocabulary buckets, or the value itself (id_range).
   LABEL_SOURCE = 'label_source'  # used to compute the label; absent at serving time.
   UNUSED = 'unused'  # kept in the schema and validated, not a model input.
 
@@ -47,6 +47,8 @@ class Feature:
   buckets: int = 0  # NUMERIC: also emit quantile bucket ids (0 = no buckets).
   top_k: int = 1000  # CATEGORICAL: keep at most this many most frequent values.
   oov_buckets: int = 2  # CATEGORICAL: hash buckets for values outside the vocabulary.
+  id_range: Tuple[int, ...] = ()  # CATEGORICAL INT (low, high): id = value - low, no vocabulary; one more id
+  #   for values outside the range or absent. Must match the int_domain in schema/schema.pbtxt.
   slice: bool = False  # Evaluation also reports metrics per value of this raw column.
 
 
@@ -76,11 +78,11 @@ FEATURES: Tuple[Feature, ...] = (
     Feature('pickup_longitude', RawType.FLOAT, Kind.NUMERIC, buckets=10),
     Feature('dropoff_latitude', RawType.FLOAT, Kind.NUMERIC, buckets=10),
     Feature('dropoff_longitude', RawType.FLOAT, Kind.NUMERIC, buckets=10),
-    Feature('trip_start_hour', RawType.INT, Kind.CATEGORICAL, oov_buckets=1, slice=True),
-    Feature('trip_start_day', RawType.INT, Kind.CATEGORICAL, oov_buckets=1),
-    Feature('trip_start_month', RawType.INT, Kind.CATEGORICAL, oov_buckets=1),
-    Feature('pickup_community_area', RawType.INT, Kind.CATEGORICAL),
-    Feature('dropoff_community_area', RawType.INT, Kind.CATEGORICAL),
+    Feature('trip_start_hour', RawType.INT, Kind.CATEGORICAL, id_range=(0, 23), slice=True),
+    Feature('trip_start_day', RawType.INT, Kind.CATEGORICAL, id_range=(1, 7)),
+    Feature('trip_start_month', RawType.INT, Kind.CATEGORICAL, id_range=(1, 12)),
+    Feature('pickup_community_area', RawType.INT, Kind.CATEGORICAL, id_range=(1, 77)),
+    Feature('dropoff_community_area', RawType.INT, Kind.CATEGORICAL, id_range=(1, 77)),
     Feature('payment_type', RawType.STRING, Kind.CATEGORICAL, slice=True),
     Feature('company', RawType.STRING, Kind.CATEGORICAL, top_k=100, oov_buckets=5, slice=True),
     Feature('trip_start_timestamp', RawType.INT, Kind.UNUSED),
@@ -134,6 +136,9 @@ def transformed_features() -> Iterator[TransformedFeature]:
       yield TransformedFeature(f'{f.name}_z', Output.DENSE)
       if f.buckets:
         yield TransformedFeature(f'{f.name}_bucket', Output.IDS, cardinality=f.buckets)
+    elif f.kind == Kind.CATEGORICAL and f.id_range:
+      low, high = f.id_range
+      yield TransformedFeature(f'{f.name}_id', Output.IDS, cardinality=high - low + 2)
     elif f.kind == Kind.CATEGORICAL:
       yield TransformedFeature(f'{f.name}_id', Output.IDS, vocabulary=vocabulary_name(f.name),
                                oov_buckets=f.oov_buckets)

@@ -25,15 +25,26 @@ def to_dense(x: RawTensor, default: Union[float, int, str]) -> tf.Tensor:
   return tf.reshape(x, [-1])
 
 
-def numeric(x: RawTensor, log: bool) -> tf.Tensor:
-  """float32 values with absent ones imputed by the (log) mean, before any scaling."""
+def numeric(f: Feature, x: RawTensor) -> Dict[str, tf.Tensor]:
+  """The z-score of a numeric column (of log1p(max(x, 0)) when declared so), and its quantile bucket ids.
+
+  Absent values take the mean of the present ones: z-score 0, and the mean's bucket. Every analyzer reads the
+  present values only, never another analyzer's output, so tf.Transform analyzes all columns in one pass.
+  """
   raw = to_dense(tf.cast(x, tf.float32), float('nan'))
   present = tf.logical_not(tf.math.is_nan(raw))
   values = tf.where(present, raw, 0.0)
-  if log:
+  if f.log:
     values = tf.math.log1p(tf.maximum(values, 0.0))
-  mean = tft.mean(tf.boolean_mask(values, present))
-  return tf.where(present, values, mean)
+  observed = tf.boolean_mask(values, present)
+  mean, variance = tft.mean(observed), tft.var(observed)
+  filled = tf.where(present, values, mean)
+  std = tf.sqrt(variance)
+  outputs = {f'{f.name}_z': tf.where(std > 0.0, (filled - mean) / std, 0.0)}
+  if f.buckets:
+    boundaries = tft.quantiles(observed, f.buckets, epsilon=min(1.0 / f.buckets, 0.01))
+    outputs[f'{f.name}_bucket'] = tft.apply_buckets(filled, boundaries)
+  return outputs
 
 
 def categorical(x: RawTensor) -> tf.Tensor:
@@ -44,6 +55,12 @@ def categorical(x: RawTensor) -> tf.Tensor:
     x = (tf.sparse.map_values(tf.strings.as_string, x) if isinstance(x, tf.sparse.SparseTensor)
          else tf.strings.as_string(x))
   return to_dense(x, MISSING_CATEGORY)
+
+
+def value_ids(x: RawTensor, low: int, high: int) -> tf.Tensor:
+  """Integer categories as ids without a vocabulary: value - low, and high - low + 1 outside [low, high] or absent."""
+  values = to_dense(tf.cast(x, tf.int64), low - 1)
+  return tf.where((values >= low) & (values <= high), values - low, high - low + 1)
 
 
 def big_tipper(tips: RawTensor, fare: RawTensor) -> tf.Tensor:
@@ -57,11 +74,9 @@ def big_tipper(tips: RawTensor, fare: RawTensor) -> tf.Tensor:
 def transform_feature(f: Feature, x: RawTensor) -> Dict[str, tf.Tensor]:
   """The transformed features of one raw column, keyed as features.transformed_features() names them."""
   if f.kind == Kind.NUMERIC:
-    values = numeric(x, f.log)
-    outputs = {f'{f.name}_z': tft.scale_to_z_score(values)}
-    if f.buckets:
-      outputs[f'{f.name}_bucket'] = tft.bucketize(values, f.buckets)
-    return outputs
+    return numeric(f, x)
+  if f.kind == Kind.CATEGORICAL and f.id_range:
+    return {f'{f.name}_id': value_ids(x, *f.id_range)}
   if f.kind == Kind.CATEGORICAL:
     ids = tft.compute_and_apply_vocabulary(
         categorical(x), top_k=f.top_k, num_oov_buckets=f.oov_buckets,

@@ -14,9 +14,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 E2E_ROWS = 3000
 E2E_TRAIN_STEPS = 300
 EXPECTED_NODES = {'CsvExampleGen', 'StatisticsGen', 'CuratedSchemaGen', 'ExampleValidator', 'DataGate',
-                  'Transform', 'Trainer', 'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}
+                  'Transform', 'Trainer', 'Evaluator', 'Pusher'}  # everywhere, besides a resolver of the baseline
 DRIFT_NODES = {'served_data_statistics_resolver', 'DriftGate'}  # local runs only
-LOCAL_NODES = EXPECTED_NODES | DRIFT_NODES
+LOCAL_NODES = EXPECTED_NODES | DRIFT_NODES | {'baseline_model_resolver'}
 
 
 def taxi_rows():

@@ -2,9 +2,10 @@
 import dataclasses
 
 import tensorflow_model_analysis as tfma
+from tfx.types import standard_artifacts
 
 from pipeline import config as config_lib
-from pipeline.evaluation import eval_config
+from pipeline.evaluation import eval_config, latest_blessed_other_than
 from pipeline.pipeline import create_pipeline
 from preprocessing import features
 
@@ -29,12 +30,52 @@ def test_transform_waits_for_the_data_gate_and_pusher_for_the_blessing(tmp_path)
 
 def test_without_baseline_comparison_there_is_no_resolver(tmp_path):
   nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path, compare_to_baseline=False)))
-  assert 'latest_blessed_model_resolver' not in nodes
+  assert not {'latest_blessed_model_resolver', 'baseline_model_resolver'} & set(nodes)
   assert 'baseline_model' not in nodes['Evaluator'].inputs
+
+
+def test_local_baseline_is_resolved_after_the_trainer_and_warm_start_from_the_latest_blessed_model(tmp_path):
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path)))
+  assert 'latest_blessed_model_resolver' not in nodes
+  assert nodes['Trainer'] in nodes['baseline_model_resolver'].upstream_nodes
+  assert nodes['baseline_model_resolver'] in nodes['Evaluator'].upstream_nodes
+  warm = nodes_by_id(create_pipeline(local_test_config(tmp_path, warm_start=True)))
+  assert warm['latest_blessed_model_resolver'] in warm['Trainer'].upstream_nodes
+  assert warm['baseline_model_resolver'] in warm['Evaluator'].upstream_nodes
+
+
+def test_without_lineage_queries_the_latest_blessed_model_is_the_baseline(tmp_path):
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path, baseline_excludes_candidate=False)))
+  assert 'baseline_model_resolver' not in nodes
+  assert nodes['latest_blessed_model_resolver'] in nodes['Evaluator'].upstream_nodes
+
+
+def blessing(model_id, blessed):
+  artifact = standard_artifacts.ModelBlessing()
+  artifact.set_int_custom_property('current_model_id', model_id)
+  artifact.set_int_custom_property('blessed', int(blessed))
+  return artifact
+
+
+def model(model_id):
+  artifact = standard_artifacts.Model()
+  artifact.id = model_id
+  return artifact
+
+
+def test_the_baseline_is_the_newest_blessed_model_other_than_the_candidate():
+  models = [model(1), model(2), model(3)]
+  blessings = [blessing(1, True), blessing(2, True), blessing(3, False)]
+  baseline, its_blessing = latest_blessed_other_than(models, blessings, candidates=[model(3)])
+  assert [m.id for m in baseline] == [2] and its_blessing == [blessings[1]]
+  baseline, _ = latest_blessed_other_than(models, blessings, candidates=[model(2)])  # a cached rerun of model 2
+  assert [m.id for m in baseline] == [1]
+  assert latest_blessed_other_than(models, blessings[2:], candidates=[model(3)]) == ([], [])
 
 
 def test_slices_and_thresholds_come_from_the_declarations():
   config = eval_config(auc_floor=0.9, compare_to_baseline=True)
+  assert config.model_specs[0].model_type == tfma.TF_GENERIC  # no Keras load only to detect the model type.
   sliced = [list(spec.feature_keys) for spec in config.slicing_specs]
   assert sliced == [[]] + [[c] for c in features.slice_columns()]
   assert {'trip_start_hour', 'payment_type', 'company'} <= set(features.slice_columns())

@@ -10,6 +10,7 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from pipeline.config import SCHEMA_FILE
+from pipeline.pipeline import TRANSFORM_TF_COMPAT_V1
 from preprocessing import features
 from preprocessing.transform import preprocessing_fn
 
@@ -31,7 +32,8 @@ TRAIN_ROWS = [
     raw_row(fare=20.0, tips=4.0, payment_type='Cash', company=None, trip_start_hour=23),
     raw_row(fare=40.0, tips=9.0, payment_type='Cash', company='Blue Cab'),
 ]
-UNSEEN_ROW = raw_row(fare=10.0, tips=3.0, payment_type='Bitcoin', company='Blue Cab')
+UNSEEN_ROW = raw_row(fare=10.0, tips=3.0, payment_type='Bitcoin', company='Blue Cab', trip_start_hour=24,
+                     pickup_community_area=None)
 
 
 @pytest.fixture(scope='module')
@@ -39,7 +41,8 @@ def transformed():
   """(transformed TRAIN_ROWS, transformed UNSEEN_ROW, TFTransformOutput-like vocabularies)."""
   schema = tfdv.load_schema_text(str(SCHEMA_FILE))
   metadata = dataset_metadata.DatasetMetadata(schema)
-  with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(temp_dir=temp_dir):
+  with tempfile.TemporaryDirectory() as temp_dir, tft_beam.Context(
+      temp_dir=temp_dir, force_tf_compat_v1=TRANSFORM_TF_COMPAT_V1):
     (train, _), transform_fn = ((TRAIN_ROWS, metadata) | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
     unseen, _ = (([UNSEEN_ROW], metadata), transform_fn) | tft_beam.TransformDataset()
   return train, unseen[0]
@@ -76,6 +79,22 @@ def test_vocabulary_ids_by_frequency_and_oov(transformed):
   vocabulary_size = 2
   oov = features.feature('payment_type').oov_buckets
   assert vocabulary_size <= unseen['payment_type_id'] < vocabulary_size + oov
+
+
+def test_integer_categories_are_their_value_in_the_declared_range(transformed):
+  train, unseen = transformed
+  assert [row['trip_start_hour_id'] for row in train] == [1, 12, 23, 12]
+  assert [row['pickup_community_area_id'] for row in train] == [7] * 4  # areas start at 1.
+  assert unseen['trip_start_hour_id'] == 24  # outside 0-23: the one extra id.
+  assert unseen['pickup_community_area_id'] == 77  # absent: the extra id after areas 1-77.
+
+
+def test_declared_id_ranges_are_the_schema_domains():
+  schema = tfdv.load_schema_text(str(SCHEMA_FILE))
+  for f in features.FEATURES:
+    if f.id_range:
+      domain = tfdv.get_feature(schema, f.name).int_domain
+      assert f.id_range == (domain.min, domain.max), f.name
 
 
 def test_missing_category_is_its_own_value(transformed):

@@ -121,7 +121,8 @@ def run_fn(fn_args: FnArgs) -> None:
 
   With a base model (--warm-start), training starts from its weights where their shapes still match and runs
   train_steps more steps. The distribution strategy comes first (MultiWorkerMirroredStrategy must configure
-  TensorFlow before anything runs); the model is built and compiled in its scope, and each step takes batch_size examples per replica.
+  TensorFlow before anything runs); the model is built and compiled in its scope, and each step takes batch_size
+  examples per replica.
   """
   strategy = distribution.select()
   hparams = distribution.scale_batch(HParams.from_config(fn_args.custom_config or {}), strategy)

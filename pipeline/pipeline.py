@@ -83,8 +83,7 @@ def span_window(config: config_lib.PipelineConfig, example_gen: BaseNode, gates:
   """The resolver of the newest config.window spans that passed the gates, run after this run's gates."""
   window = Resolver(
       strategy_class=SpanWindow, config={'window': config.window},
-      examples=Channel(type=Examples,
-                               producer_component_id=example_gen.id, output_key='examples'),
+      examples=Channel(type=Examples, producer_component_id=example_gen.id, output_key='examples'),
   ).with_id('span_window_resolver')
   for gate in gates:
     window.add_upstream_node(gate)

@@ -47,8 +47,7 @@ class Feature:
   buckets: int = 0  # NUMERIC: also emit quantile bucket ids (0 = no buckets).
   top_k: int = 1000  # CATEGORICAL: keep at most this many most frequent values.
   oov_buckets: int = 2  # CATEGORICAL: hash buckets for values outside the vocabulary.
-  id_range: Tuple[int, ...] = ()  # CATEGORICAL INT (low, high): id = value - low, no vocabulary; one more id
-  #   for values outside the range or absent. Must match the int_domain in schema/schema.pbtxt.
+  id_range: Tuple[int, ...] = ()  # CATEGORICAL INT: (low, high) of the schema's int_domain; ids are value - low.
   slice: bool = False  # Evaluation also reports metrics per value of this raw column.
 
 

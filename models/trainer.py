@@ -44,25 +44,37 @@ def input_dataset(file_pattern: List[str], data_accessor: DataAccessor,
       tf_transform_output.transformed_metadata.schema)
 
 
-def export_signatures(model: keras.Model,
+def export_signatures(model: keras.Model, tft_layer: keras.layers.Layer,
                       tf_transform_output: tft.TFTransformOutput) -> Dict[str, Callable]:
   """Signatures taking serialized raw tf.Examples: predictions for serving, transformed features for TFMA."""
-  model.tft_layer = tf_transform_output.transform_features_layer()
   raw_spec = tf_transform_output.raw_feature_spec()
   serving_spec = {k: v for k, v in raw_spec.items() if k in features.serving_columns()}
   model_keys = [spec.key for spec in features.transformed_features()]
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')], autograph=False)
   def serve_raw_examples(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
-    transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))
+    transformed = tft_layer(tf.io.parse_example(serialized, serving_spec))
     return {PREDICTION_KEY: model({k: transformed[k] for k in model_keys})}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')], autograph=False)
   def transform_features(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
-    return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
+    return tft_layer(tf.io.parse_example(serialized, raw_spec))
 
   return {SERVING_SIGNATURE: serve_raw_examples.get_concrete_function(),
           TRANSFORM_SIGNATURE: transform_features.get_concrete_function()}
+
+
+def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput, export_dir: str) -> None:
+  """Writes a SavedModel of the signatures with the Transform graph and the model's variables, nothing else.
+
+  Not a Keras SavedModel: serializing every Keras layer and tracing Keras's own signature took more than half of
+  the Trainer's time, and nothing loads this model as Keras (the weights are also saved beside it, WEIGHTS_FILE).
+  """
+  tft_layer = tf_transform_output.transform_features_layer()
+  module = tf.Module()
+  module.model_variables = list(model.variables)
+  module.transform_resources = tft_layer._saved_model_loader_tracked_dict  # pylint: disable=protected-access
+  tf.saved_model.save(module, export_dir, signatures=export_signatures(model, tft_layer, tf_transform_output))
 
 
 def model_artifact_dir(serving_model_dir: str) -> str:
@@ -144,7 +156,7 @@ def run_fn(fn_args: FnArgs) -> None:
             callbacks=[keras.callbacks.TensorBoard(log_dir=distribution.worker_dir(fn_args.model_run_dir))],
             verbose=2)
   export_dir = distribution.worker_dir(fn_args.serving_model_dir)
-  model.save(export_dir, save_format='tf', signatures=export_signatures(model, tf_transform_output))
+  export_serving_model(model, tf_transform_output, export_dir)
   if export_dir != fn_args.serving_model_dir:
     distribution.await_export(fn_args.serving_model_dir)
     return

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from tfx.components import CsvExampleGen, Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
+from google.protobuf import wrappers_pb2
+from tfx.components import (Evaluator, ExampleValidator, FileBasedExampleGen, Pusher, StatisticsGen, Trainer,
+                            Transform)
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
 from tfx.dsl.components.common.resolver import Resolver
@@ -14,10 +16,11 @@ from tfx.types.channel import Channel
 from tfx.types.standard_artifacts import ExampleStatistics, Examples, Model, ModelBlessing
 
 from pipeline import config as config_lib
+from pipeline import csv_examples
 from pipeline.components import AtomicPusherExecutor, CuratedSchemaGen, DataGate
 from pipeline.drift import DriftGate, ServedDataStatistics
 from pipeline.evaluation import BaselineModel, eval_config
-from pipeline.window import SpanWindow
+from pipeline.window import EXAMPLE_GEN, SpanWindow
 
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
@@ -64,19 +67,28 @@ def drift_check(config: config_lib.PipelineConfig, statistics_gen: BaseNode,
 
 
 def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
-  """CsvExampleGen over the data root (its latest span, or the span to backfill) with a deterministic split."""
+  """CsvExampleGen over the data root (its latest span, or the span to backfill) with a deterministic split.
+
+  Its executor reads CSV natively (pipeline/csv_examples.py); the digest of that code and of the declared column
+  types is a parameter, so that the cache notices edits to them.
+  """
+  code = wrappers_pb2.StringValue(value=config_lib.source_digest(
+      [config_lib.REPO_ROOT / 'pipeline' / 'csv_examples.py', config_lib.REPO_ROOT / 'preprocessing' / 'features.py']))
+  custom_config = example_gen_pb2.CustomConfig()
+  custom_config.custom_config.Pack(code)
   range_config = None
   if config.backfill_span is not None:
     range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
         start_span_number=config.backfill_span, end_span_number=config.backfill_span))
-  return CsvExampleGen(
+  return FileBasedExampleGen(
       input_base=config.data_root,
       input_config=example_gen_pb2.Input(
           splits=[example_gen_pb2.Input.Split(name='single_split', pattern=config.input_pattern)]),
       output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
           example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=TRAIN_BUCKETS),
           example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=EVAL_BUCKETS)])),
-      range_config=range_config)
+      custom_config=custom_config, range_config=range_config,
+      custom_executor_spec=executor_spec.BeamExecutorSpec(csv_examples.Executor)).with_id(EXAMPLE_GEN)
 
 
 def span_window(config: config_lib.PipelineConfig, example_gen: BaseNode, gates: List[BaseNode]) -> BaseNode:

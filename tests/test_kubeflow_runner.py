@@ -246,7 +246,7 @@ def project_code(spec: dict) -> set:
 
 def test_setup_py_installs_what_the_compiled_pipeline_imports(vertex_job, tmp_path):
   code = project_code(vertex_job['pipelineSpec'])
-  assert code == {'models.trainer.run_fn', 'preprocessing.transform.preprocessing_fn',
+  assert code == {'models.trainer.run_fn', 'preprocessing.transform.preprocessing_fn', 'pipeline.csv_examples.Executor',
                   'pipeline.components.DataGate_Executor', 'pipeline.components.AtomicPusherExecutor'}
   venv = tmp_path / 'venv'
   subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=300)

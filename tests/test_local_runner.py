@@ -4,9 +4,11 @@ import os
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
+import tensorflow_transform as tft
 
 from conftest import E2E_TRAIN_STEPS, LOCAL_NODES, latest_run, pushed_model_dir, run_local
+from models import trainer, warm_start
+from models.model import build_model
 
 
 def test_every_component_completes_with_lineage_and_a_pushed_model(e2e_run):
@@ -46,13 +48,16 @@ def test_raw_examples_through_the_served_model_match_transform_output_through_th
   serving = tf.saved_model.load(str(pushed_model_dir(output_root))).signatures['serving_default']
   served = serving(examples=tf.constant(list(raw.as_numpy_iterator())))['probability'].numpy().ravel()
 
-  transform_graph = glob.glob(f'{pipeline_root}/Transform/transform_graph/*')[0]
-  import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
-  spec = tft.TFTransformOutput(transform_graph).transformed_feature_spec()
+  tf_transform_output = tft.TFTransformOutput(glob.glob(f'{pipeline_root}/Transform/transform_graph/*')[0])
   transformed = tf.data.TFRecordDataset(
       glob.glob(f'{pipeline_root}/Transform/transformed_examples/*/Split-eval/*'), compression_type='GZIP')
-  batch = tf.io.parse_example(tf.constant(list(transformed.as_numpy_iterator())), spec)
-  model = keras.models.load_model(glob.glob(f'{pipeline_root}/Trainer/model/*/Format-Serving')[0])
+  batch = tf.io.parse_example(tf.constant(list(transformed.as_numpy_iterator())),
+                              tf_transform_output.transformed_feature_spec())
+  model = build_model(trainer.cardinalities(tf_transform_output))  # the trained weights, saved beside the model:
+  weights, _ = warm_start.split_entries(trainer.load_saved_entries(
+      glob.glob(f'{pipeline_root}/Trainer/model/*/Format-Serving')[0]))
+  for weight in model.weights:
+    weight.assign(weights[weight.name])
   trained = model({k: v for k, v in batch.items() if k in model.input_names}).numpy().ravel()
 
   assert len(served) == len(trained) > 100

@@ -92,4 +92,6 @@ def build_model(cardinalities: Mapping[str, int], hparams: HParams = HParams()) 
   model.compile(optimizer=keras.optimizers.Adam(hparams.learning_rate),
                 loss=keras.losses.BinaryCrossentropy(),
                 metrics=[keras.metrics.AUC(name='auc'), keras.metrics.BinaryAccuracy(name='accuracy')])
+  # The optimizer's variables now, not in the first step: a tf.function that creates variables is traced twice.
+  model.optimizer.build(model.trainable_variables)
   return model

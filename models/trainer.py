@@ -128,6 +128,18 @@ def record_warm_start(serving_model_dir: str, base_model: str, copied: List[str]
     f.write(json.dumps(record, indent=2))
 
 
+def write_training_logs(log_dir: str, history: Mapping[str, List[float]], step: int) -> None:
+  """The training and validation metrics of the run as TensorBoard scalars under log_dir/train and /validation.
+
+  What keras.callbacks.TensorBoard writes for one epoch, without the 4 s its callback adds to every fit here.
+  """
+  for split, prefix in (('train', ''), ('validation', 'val_')):
+    with tf.summary.create_file_writer(os.path.join(log_dir, split)).as_default():
+      for name, values in history.items():
+        if name.startswith('val_') == bool(prefix):
+          tf.summary.scalar(f'epoch_{name[len(prefix):]}', values[-1], step=step)
+
+
 def run_fn(fn_args: FnArgs) -> None:
   """Trains for fn_args.train_steps steps and writes the SavedModel to fn_args.serving_model_dir.
 
@@ -151,10 +163,9 @@ def run_fn(fn_args: FnArgs) -> None:
   warm = start_from(model, saved, tokens) if saved else None
   absl.logging.info('Training %d steps of batch %d (%d replica(s))', fn_args.train_steps, hparams.batch_size,
                     strategy.num_replicas_in_sync)
-  model.fit(train, steps_per_epoch=fn_args.train_steps, epochs=1,
-            validation_data=evaluation, validation_steps=fn_args.eval_steps,
-            callbacks=[keras.callbacks.TensorBoard(log_dir=distribution.worker_dir(fn_args.model_run_dir))],
-            verbose=2)
+  history = model.fit(train, steps_per_epoch=fn_args.train_steps, epochs=1,
+                      validation_data=evaluation, validation_steps=fn_args.eval_steps, verbose=2)
+  write_training_logs(distribution.worker_dir(fn_args.model_run_dir), history.history, fn_args.train_steps)
   export_dir = distribution.worker_dir(fn_args.serving_model_dir)
   export_serving_model(model, tf_transform_output, export_dir)
   if export_dir != fn_args.serving_model_dir:

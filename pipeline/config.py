@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.spans import CSV_PATTERN, input_pattern
+from pipeline.spans import CSV_PATTERN, csv_files, estimated_rows, input_pattern
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO_ROOT / 'schema' / 'schema.pbtxt'
@@ -22,6 +22,8 @@ METADATA_FILE = 'metadata.db'
 MYSQL_PASSWORD_ENV = 'MLMD_MYSQL_PASSWORD'
 MYSQL_DEFAULT_PORT = 3306
 DEFAULT_TRAINER_MACHINE = 'n1-standard-4'  # CPU replicas of a multi-worker Trainer without --machine-type.
+SPLIT_BUCKETS = (4, 1)  # ExampleGen's train and eval hash buckets: a fifth of the rows for evaluation,
+MAX_EVAL_ROWS = 10_000  # up to about this many. Evaluation time grows with its rows; its precision barely does.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +107,7 @@ class PipelineConfig:
   check_drift: bool = False  # compare with the served model's data (needs ML Metadata access: local runs).
   accept_drift: bool = False  # record drift beyond the schema's thresholds instead of stopping.
   input_pattern: str = CSV_PATTERN  # SPAN_PATTERN when the data root holds span-N/ folders.
+  split_buckets: Tuple[int, int] = SPLIT_BUCKETS  # train and eval hash buckets; see split_buckets().
   window: int = 1  # train on the newest N gated spans (needs ML Metadata access: local runs).
   warm_start: bool = False  # start training from the weights of the last blessed model.
   backfill_span: Optional[int] = None  # only ingest and gate this span (for a window's older spans).
@@ -217,13 +220,21 @@ def direct_runner_args(workers: int) -> Tuple[str, ...]:
           f'--setup_file={SETUP_FILE}')
 
 
+def split_buckets(rows: int) -> Tuple[int, int]:
+  """Train and eval hash buckets giving the eval split a fifth of the rows, capped near MAX_EVAL_ROWS."""
+  train, eval_ = SPLIT_BUCKETS
+  total = max(train + eval_, -(-rows // MAX_EVAL_ROWS))
+  return total - eval_, eval_
+
+
 def local_config(data_root: str, output_root: str, train_steps: int, enable_cache: bool,
                  beam_workers: int, metadata_uri: Optional[str] = None, accept_drift: bool = False,
                  window: int = 1, warm_start: bool = False) -> PipelineConfig:
   """The configuration of a local run whose outputs all live under output_root.
 
   Metadata goes to <output_root>/metadata.db unless metadata_uri names another store (see metadata_config).
-  A data root holding span-N/ folders is read span by span, the latest each run.
+  A data root holding span-N/ folders is read span by span, the latest each run. The eval split's share comes
+  from the latest span's size (split_buckets).
   """
   output_root = os.path.abspath(output_root)
   return PipelineConfig(
@@ -238,6 +249,7 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
       check_drift=True,
       accept_drift=accept_drift,
       input_pattern=input_pattern(data_root),
+      split_buckets=split_buckets(estimated_rows(csv_files(data_root))),
       window=window,
       warm_start=warm_start)
 

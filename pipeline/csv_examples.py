@@ -21,6 +21,8 @@ import pyarrow as pa
 from pyarrow import csv as pa_csv
 from pyarrow import fs as pafs
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx_bsl.coders import example_coder
 
@@ -128,3 +130,8 @@ class Executor(BaseExampleGenExecutor):
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return _CsvToSerializedExamples
+
+
+class ArrowCsvExampleGen(FileBasedExampleGen):
+  """CsvExampleGen's parameters, driver (spans, versions) and outputs, with the native executor."""
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

@@ -12,7 +12,7 @@ import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from pipeline import spans as spans_lib
-from pipeline.spans import CSV_PATTERN
+from pipeline.spans import CSV_PATTERN, csv_files
 from preprocessing import features
 from preprocessing.features import RawType
 
@@ -32,13 +32,6 @@ class Problem:
     column = f", column '{self.column}'" if self.column else ''
     share = f' ({self.count} of {self.rows} rows, {100.0 * self.count / self.rows:.2f} %)' if self.rows else ''
     return f'{where}{column}: {self.what}{share}'
-
-
-def csv_files(data_root: str, span: Optional[int] = None) -> List[str]:
-  """The CSV files CsvExampleGen reads from a data root: those of a span (default: the latest) if it has spans."""
-  spans = spans_lib.span_numbers(data_root)
-  folder = spans_lib.span_dir(data_root, spans[-1] if span is None else span) if spans else data_root
-  return sorted(glob.glob(os.path.join(folder, CSV_PATTERN)))
 
 
 def layout_problems(data_root: str, spans: List[int]) -> List[Problem]:

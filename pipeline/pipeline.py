@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from google.protobuf import wrappers_pb2
-from tfx.components import (Evaluator, ExampleValidator, FileBasedExampleGen, Pusher, StatisticsGen, Trainer,
-                            Transform)
+from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
 from tfx.dsl.components.common.resolver import Resolver
@@ -24,7 +23,6 @@ from pipeline.window import EXAMPLE_GEN, SpanWindow
 
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
-TRAIN_BUCKETS, EVAL_BUCKETS = 4, 1
 # Transform builds the preprocessing_fn as a TF1 graph: on the default data here that takes about 30 % less time
 # than the TF2 path, which traces the function again for each analysis step. Serving is the same.
 TRANSFORM_TF_COMPAT_V1 = True
@@ -80,15 +78,14 @@ def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
   if config.backfill_span is not None:
     range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
         start_span_number=config.backfill_span, end_span_number=config.backfill_span))
-  return FileBasedExampleGen(
+  return csv_examples.ArrowCsvExampleGen(
       input_base=config.data_root,
       input_config=example_gen_pb2.Input(
           splits=[example_gen_pb2.Input.Split(name='single_split', pattern=config.input_pattern)]),
       output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-          example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=TRAIN_BUCKETS),
-          example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=EVAL_BUCKETS)])),
-      custom_config=custom_config, range_config=range_config,
-      custom_executor_spec=executor_spec.BeamExecutorSpec(csv_examples.Executor)).with_id(EXAMPLE_GEN)
+          example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=config.split_buckets[0]),
+          example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=config.split_buckets[1])])),
+      custom_config=custom_config, range_config=range_config).with_id(EXAMPLE_GEN)
 
 
 def span_window(config: config_lib.PipelineConfig, example_gen: BaseNode, gates: List[BaseNode]) -> BaseNode:

@@ -1,9 +1,10 @@
 """Span folders (span-1/, span-2/, ...) under a data root: ExampleGen ingests one span per run, the latest."""
 from __future__ import annotations
 
+import glob
 import os
 import re
-from typing import Iterable, List
+from typing import Iterable, List, Optional
 
 CSV_PATTERN = '*.csv'
 SPAN_FOLDER = re.compile(r'^span-(0|[1-9]\d*)$')
@@ -17,6 +18,24 @@ def span_numbers(data_root: str) -> List[int]:
     return []
   return sorted(int(m.group(1)) for m in map(SPAN_FOLDER.match, os.listdir(data_root))
                 if m and os.path.isdir(os.path.join(data_root, m.group(0))))
+
+
+def csv_files(data_root: str, span: Optional[int] = None) -> List[str]:
+  """The CSV files ExampleGen reads from a data root: those of a span (default: the latest) if it has spans."""
+  spans = span_numbers(data_root)
+  folder = span_dir(data_root, spans[-1] if span is None else span) if spans else data_root
+  return sorted(glob.glob(os.path.join(folder, CSV_PATTERN)))
+
+
+def estimated_rows(paths: Iterable[str], sample_bytes: int = 1 << 16) -> int:
+  """About how many rows the CSV files hold: their size over the mean line length of the first file's start."""
+  paths = list(paths)
+  if not paths:
+    return 0
+  with open(paths[0], 'rb') as f:
+    sample = f.read(sample_bytes)
+  lines = max(sample.count(b'\n'), 1)
+  return round(sum(os.path.getsize(p) for p in paths) * lines / max(len(sample), 1))
 
 
 def span_dir(data_root: str, span: int) -> str:

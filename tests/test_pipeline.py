@@ -2,7 +2,9 @@
 import dataclasses
 
 import tensorflow_model_analysis as tfma
+from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
 
 from pipeline import config as config_lib
 from pipeline.evaluation import eval_config, latest_blessed_other_than
@@ -111,3 +113,13 @@ def test_beam_workers_choose_the_direct_runner_mode():
   args = config_lib.direct_runner_args(2)
   assert '--direct_running_mode=multi_processing' in args and '--direct_num_workers=2' in args
   assert any(a.startswith('--setup_file=') for a in args)
+
+
+def test_the_eval_split_is_a_fifth_of_the_rows_up_to_about_max_eval_rows(tmp_path):
+  for rows, eval_rows in ((100, 20), (12_000, 2_400), (150_000, 10_000), (1_500_000, 10_000), (1_500_001, 9_934)):
+    train_buckets, eval_buckets = config_lib.split_buckets(rows)
+    assert eval_buckets == 1
+    assert round(rows * eval_buckets / (train_buckets + eval_buckets)) == eval_rows
+  example_gen = nodes_by_id(create_pipeline(local_test_config(tmp_path, split_buckets=(14, 1))))['CsvExampleGen']
+  output_config = proto_utils.json_to_proto(example_gen.exec_properties['output_config'], example_gen_pb2.Output())
+  assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [('train', 14), ('eval', 1)]

@@ -21,3 +21,15 @@ def test_window_takes_the_newest_spans():
   assert spans.window_spans([3, 1, 2, 5], 2) == [3, 5]
   assert spans.window_spans([4], 3) == [4]
   assert spans.window_spans([1, 2], 0) == []
+
+
+def test_csv_files_are_those_of_the_latest_span_and_their_rows_are_estimated(tmp_path):
+  for span, rows in ((1, 10), (2, 3000)):
+    (tmp_path / f'span-{span}').mkdir()
+    (tmp_path / f'span-{span}' / 'data.csv').write_text('a,b\n' + '12,text\n' * rows)
+  (tmp_path / 'span-2' / 'notes.txt').write_text('not data')
+  latest = spans.csv_files(str(tmp_path))
+  assert latest == [str(tmp_path / 'span-2' / 'data.csv')]
+  assert spans.csv_files(str(tmp_path), span=1) == [str(tmp_path / 'span-1' / 'data.csv')]
+  assert abs(spans.estimated_rows(latest, sample_bytes=1000) - 3001) <= 30
+  assert spans.estimated_rows([]) == 0

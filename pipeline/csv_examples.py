@@ -30,7 +30,7 @@ from preprocessing import features
 from preprocessing.features import RawType
 
 HEADER_BYTES = 1 << 16  # enough for the header row.
-BLOCK_BYTES = 1 << 20  # rows are read, encoded and written about 8,000 at a time: memory stays flat.
+BLOCK_BYTES = 1 << 20  # rows are parsed and encoded about 8,000 at a time.
 ARROW_TYPES = {RawType.INT: pa.int64(), RawType.FLOAT: pa.float64(), RawType.STRING: pa.binary()}
 EXAMPLE_TYPES = {pa.int64(): pa.int64(), pa.float64(): pa.float32(), pa.binary(): pa.binary()}  # FloatList: 32-bit
 

@@ -34,14 +34,31 @@ def cardinalities(tf_transform_output: tft.TFTransformOutput) -> Dict[str, int]:
   }
 
 
+def model_inputs(tf_transform_output: tft.TFTransformOutput
+                 ) -> Callable[[Dict[str, tf.Tensor]], Tuple[Dict[str, tf.Tensor], tf.Tensor]]:
+  """The function from a batch of parsed raw examples to (model inputs, label), through the Transform graph.
+
+  The graph that the serving signature applies too (export_signatures), so training and serving cannot diverge.
+  """
+  tft_layer = tf_transform_output.transform_features_layer()
+  model_keys = [spec.key for spec in features.transformed_features()]
+
+  @tf.autograph.experimental.do_not_convert  # AutoGraph would rewrite Keras's Python: 6 s per dataset here.
+  def transform(raw: Dict[str, tf.Tensor]) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+    transformed = tft_layer(raw)
+    return {k: transformed[k] for k in model_keys}, transformed[features.LABEL_KEY]
+
+  return transform
+
+
 def input_dataset(file_pattern: List[str], data_accessor: DataAccessor,
                   tf_transform_output: tft.TFTransformOutput, hparams: HParams) -> tf.data.Dataset:
-  """Endless shuffled batches of (transformed features, label) from transformed examples."""
-  return data_accessor.tf_dataset_factory(
-      file_pattern,
-      tfxio.TensorFlowDatasetOptions(batch_size=hparams.batch_size, label_key=features.LABEL_KEY,
-                                     shuffle_seed=hparams.seed),
-      tf_transform_output.transformed_metadata.schema)
+  """Endless shuffled batches of (model inputs, label) from raw examples: Transform writes no transformed ones."""
+  raw_examples = data_accessor.tf_dataset_factory(
+      file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=hparams.batch_size, shuffle_seed=hparams.seed),
+      tf_transform_output.raw_metadata.schema)
+  return raw_examples.map(model_inputs(tf_transform_output),
+                          num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def export_signatures(model: keras.Model, tft_layer: keras.layers.Layer,

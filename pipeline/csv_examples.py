@@ -5,7 +5,10 @@ tf.train.Example in Python: about 2,000 rows per second here. This one reads blo
 reader, with the column types declared in preprocessing/features.py, and writes the same examples: an int64 or
 float list per numeric cell, a bytes list per string cell, an empty list of the column's type for an empty cell,
 and a feature without a type where a column has no value at all.
-Splitting and writing are TFX's (BaseExampleGenExecutor), so the outputs, splits and lineage are CsvExampleGen's.
+
+Each row's split comes from a hash of its values (pandas' fixed-key hash), not of its serialized bytes as in TFX:
+the C++ encoder writes an example's features in an order that changes from process to process, and the split must
+not. Writing is TFX's (BaseExampleGenExecutor), so the outputs and lineage are CsvExampleGen's.
 """
 from __future__ import annotations
 
@@ -13,17 +16,22 @@ import csv
 import io
 import os
 import re
-from typing import Any, Dict, FrozenSet, Iterator, List
+from typing import Any, Dict, FrozenSet, Iterator, List, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 from pyarrow import csv as pa_csv
 from pyarrow import fs as pafs
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen import utils
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
 from preprocessing import features
@@ -103,11 +111,43 @@ def columns_without_values(paths: List[str]) -> FrozenSet[str]:
   return frozenset(empty)
 
 
-def serialized_examples(path: str, empty_columns: FrozenSet[str] = frozenset()) -> Iterator[bytes]:
-  """The serialized tf.Examples of one CSV file with a header row, in file order."""
+def encoded_batches(path: str, empty_columns: FrozenSet[str]) -> Iterator[Tuple[pa.RecordBatch, List[bytes]]]:
+  """The rows of one CSV file with a header row, a block at a time, with their serialized tf.Examples."""
   encoder = example_coder.RecordBatchToExamplesEncoder()
   for batch in read_batches(path, column_types(header(path))):
-    yield from encoder.encode(as_value_lists(batch, empty_columns))
+    yield batch, encoder.encode(as_value_lists(batch, empty_columns))
+
+
+def serialized_examples(path: str, empty_columns: FrozenSet[str] = frozenset()) -> Iterator[bytes]:
+  """The serialized tf.Examples of one CSV file with a header row, in file order."""
+  for _, examples in encoded_batches(path, empty_columns):
+    yield from examples
+
+
+def split_of_rows(batch: pa.RecordBatch, boundaries: Sequence[int]) -> np.ndarray:
+  """Each row's split index: a hash of its values, the same in every process, over cumulative hash buckets.
+
+  boundaries[i] is the sum of the hash buckets of splits 0..i, as in TFX's partition of a SplitConfig.
+  """
+  hashes = pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy()
+  return np.searchsorted(np.asarray(boundaries, np.uint64), hashes % np.uint64(boundaries[-1]), side='right')
+
+
+def tagged_examples(path: str, split_names: Sequence[str], boundaries: Sequence[int],
+                    empty_columns: FrozenSet[str]) -> Iterator[beam.pvalue.TaggedOutput]:
+  """The serialized tf.Examples of one CSV file, each tagged with the name of its split."""
+  for batch, examples in encoded_batches(path, empty_columns):
+    for split, example in zip(split_of_rows(batch, boundaries), examples):
+      yield beam.pvalue.TaggedOutput(split_names[split], example)
+
+
+def matching_files(input_base: str, split_pattern: str) -> List[str]:
+  """The files of one input split, sorted; an error naming the pattern when there are none."""
+  pattern = os.path.join(input_base, split_pattern)
+  files = sorted(fileio.glob(pattern))
+  if not files:
+    raise RuntimeError(f'Split pattern {pattern} does not match any files.')
+  return files
 
 
 @beam.ptransform_fn
@@ -116,20 +156,36 @@ def serialized_examples(path: str, empty_columns: FrozenSet[str] = frozenset()) 
 def _CsvToSerializedExamples(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],  # pylint: disable=invalid-name
                              split_pattern: str) -> beam.PCollection:
   """Every row of the CSV files matching the split pattern under input_base, as a serialized tf.Example."""
-  pattern = os.path.join(exec_properties['input_base'], split_pattern)
-  files = sorted(fileio.glob(pattern))
-  if not files:
-    raise RuntimeError(f'Split pattern {pattern} does not match any files.')
+  files = matching_files(exec_properties['input_base'], split_pattern)
   return (pipeline
           | 'CsvFiles' >> beam.Create(files)
           | 'ToExamples' >> beam.FlatMap(serialized_examples, columns_without_values(files)))
 
 
 class Executor(BaseExampleGenExecutor):
-  """CsvExampleGen's executor, reading CSV natively (see the module docstring)."""
+  """CsvExampleGen's executor, reading CSV natively and splitting by row values (see the module docstring)."""
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return _CsvToSerializedExamples
+
+  def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                             exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
+    """The serialized examples of each output split; TFX's own way for input splits or a partition feature."""
+    input_config = proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input())
+    output_config = proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output())
+    split_config = output_config.split_config
+    if not split_config.splits or split_config.HasField('partition_feature_name'):
+      return super().GenerateExamplesByBeam(pipeline, exec_properties)
+    split_names = utils.generate_output_split_names(input_config, output_config)
+    boundaries = np.cumsum([split.hash_buckets for split in split_config.splits]).tolist()
+    files = matching_files(exec_properties['input_base'], input_config.splits[0].pattern)
+    tagged = (pipeline
+              | 'CsvFiles' >> beam.Create(files)
+              | 'ToSplitExamples' >> beam.FlatMap(tagged_examples, split_names, boundaries,
+                                                  columns_without_values(files)).with_outputs(*split_names))
+    return {name: tagged[name] for name in split_names}
 
 
 class ArrowCsvExampleGen(FileBasedExampleGen):

@@ -1,7 +1,7 @@
 """The TFX DAG, built from a PipelineConfig alone."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from google.protobuf import wrappers_pb2
 from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
@@ -64,6 +64,13 @@ def drift_check(config: config_lib.PipelineConfig, statistics_gen: BaseNode,
   return [served, gate]
 
 
+def split_config(buckets: Tuple[int, int]) -> example_gen_pb2.Output:
+  """ExampleGen's output: train and eval splits of the given hash buckets."""
+  return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+      example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=buckets[0]),
+      example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=buckets[1])]))
+
+
 def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
   """CsvExampleGen over the data root (its latest span, or the span to backfill) with a deterministic split.
 
@@ -82,9 +89,7 @@ def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
       input_base=config.data_root,
       input_config=example_gen_pb2.Input(
           splits=[example_gen_pb2.Input.Split(name='single_split', pattern=config.input_pattern)]),
-      output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-          example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=config.split_buckets[0]),
-          example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=config.split_buckets[1])])),
+      output_config=split_config(config.split_buckets),
       custom_config=custom_config, range_config=range_config).with_id(EXAMPLE_GEN)
 
 
@@ -145,10 +150,13 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
     nodes.append(span_window(config, example_gen, gates))
     training_examples = nodes[-1].outputs['examples']
   preprocessing_code = config_lib.source_digest([config_lib.REPO_ROOT / 'preprocessing'])
+  # Transform only analyzes the data and writes the transform graph: the Trainer applies that graph to the raw
+  # examples it reads, as serving does. Writing every transformed example took most of Transform's time and the
+  # Trainer reads only train_steps batches of them.
   transform = Transform(
       examples=training_examples, schema=schema_gen.outputs['schema'],
-      preprocessing_fn=PREPROCESSING_FN, disable_statistics=True, force_tf_compat_v1=TRANSFORM_TF_COMPAT_V1,
-      custom_config={'code_sha256': preprocessing_code})
+      preprocessing_fn=PREPROCESSING_FN, materialize=False, disable_statistics=True, disable_analyzer_cache=True,
+      force_tf_compat_v1=TRANSFORM_TF_COMPAT_V1, custom_config={'code_sha256': preprocessing_code})
   for gate in gates:
     transform.add_upstream_node(gate)
   latest_blessed = latest_blessed_model_resolver()
@@ -160,7 +168,7 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   trainer = create_trainer(
       config.trainer_hardware,
       run_fn=RUN_FN,
-      examples=transform.outputs['transformed_examples'],
+      examples=training_examples,
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
       train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),

@@ -1,13 +1,16 @@
 """pipeline/csv_examples.py: the same tf.Examples as TFX's own CsvExampleGen executor, and errors that name the cell."""
 import collections
+import glob
 import pickle
+import subprocess
+import sys
 
 import apache_beam as beam
 import pytest
 import tensorflow as tf
 from tfx.components.example_gen.csv_example_gen import executor as tfx_csv_executor
 
-from conftest import taxi_rows, write_csv
+from conftest import REPO_ROOT, taxi_rows, write_csv
 from pipeline import csv_examples
 
 
@@ -70,3 +73,44 @@ def test_a_column_not_declared_is_read_as_bytes(tmp_path):
                    [list(r) + ['5'] for r in rows[:3]]) / 'data.csv'
   example = tf.train.Example.FromString(next(csv_examples.serialized_examples(str(path))))
   assert example.features.feature['driver_rating'].bytes_list.value == [b'5']
+
+
+EXECUTOR_RUN = '''
+import sys
+from google.protobuf import json_format
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts
+from pipeline import csv_examples
+from pipeline.pipeline import split_config
+
+examples = standard_artifacts.Examples()
+examples.uri = sys.argv[2]
+csv_examples.Executor().Do({}, {'examples': [examples]}, {
+    'input_base': sys.argv[1],
+    'input_config': json_format.MessageToJson(example_gen_pb2.Input(
+        splits=[example_gen_pb2.Input.Split(name='single_split', pattern='*.csv')])),
+    'output_config': json_format.MessageToJson(split_config((4, 1))),
+    'output_data_format': example_gen_pb2.FORMAT_TF_EXAMPLE})
+'''
+
+
+def canonical_splits(data_root, output_dir):
+  """Runs the executor in a new process; {split: Counter of its examples in canonical form}."""
+  subprocess.run([sys.executable, '-c', EXECUTOR_RUN, str(data_root), str(output_dir)], cwd=REPO_ROOT, check=True,
+                 capture_output=True)
+  return {split: collections.Counter(
+      tf.train.Example.FromString(r).SerializeToString(deterministic=True)
+      for r in tf.data.TFRecordDataset(glob.glob(f'{output_dir}/Split-{split}/*'), compression_type='GZIP')
+      .as_numpy_iterator()) for split in ('train', 'eval')}
+
+
+def test_each_row_goes_to_the_same_split_in_every_process(tmp_path):
+  header, rows = taxi_rows()
+  data_root = write_csv(tmp_path / 'data' / 'data.csv', header, rows[:2000] + rows[:50])  # 50 rows twice
+
+  first = canonical_splits(data_root, tmp_path / 'first')
+  second = canonical_splits(data_root, tmp_path / 'second')
+  assert first == second
+  assert sum(first['train'].values()) + sum(first['eval'].values()) == 2050
+  assert 300 < sum(first['eval'].values()) < 520  # a fifth of the rows, give or take
+  assert not set(first['train']) & set(first['eval'])  # a duplicated row never lands in both splits

@@ -30,7 +30,7 @@ WIRING = {  # task: {input: (producer task, producer output)}, as the DAG in pip
     'ExampleValidator': {'statistics': ('StatisticsGen', 'statistics'), 'schema': ('CuratedSchemaGen', 'schema')},
     'DataGate': {'anomalies': ('ExampleValidator', 'anomalies')},
     'Transform': {'examples': ('CsvExampleGen', 'examples'), 'schema': ('CuratedSchemaGen', 'schema')},
-    'Trainer': {'examples': ('Transform', 'transformed_examples'),
+    'Trainer': {'examples': ('CsvExampleGen', 'examples'),
                 'transform_graph': ('Transform', 'transform_graph'), 'schema': ('CuratedSchemaGen', 'schema')},
     'Evaluator': {'examples': ('CsvExampleGen', 'examples'), 'model': ('Trainer', 'model')},
     'Pusher': {'model': ('Trainer', 'model'), 'model_blessing': ('Evaluator', 'blessing')},

@@ -55,8 +55,9 @@ def served_data_statistics_id(store: mlmd.MetadataStore) -> Optional[int]:
             if a.custom_properties['pushed'].int_value == 1]
   for pushed_model in sorted(pushed, key=lambda a: a.id, reverse=True):
     for model in producer_inputs(store, pushed_model.id, 'model'):
-      for transformed in reversed(producer_inputs(store, model, 'examples')):
-        for examples in reversed(producer_inputs(store, transformed, 'examples')):
+      for trained_on in reversed(producer_inputs(store, model, 'examples')):
+        # Models of earlier versions of this project were trained on Transform's output: one step further back.
+        for examples in [trained_on] + list(reversed(producer_inputs(store, trained_on, 'examples'))):
           statistics = consumer_outputs(store, examples, 'ExampleStatistics')
           if statistics:
             return statistics[-1]

@@ -55,6 +55,7 @@ class Measured:
   peak_rss_bytes: int
   returncode: int
   log: Path
+  peak_at: float = 0.0  # when the peak was seen: seconds since the epoch.
 
 
 @dataclasses.dataclass
@@ -66,6 +67,7 @@ class RunResult:
   measured: Measured
   components: Dict[str, float] = dataclasses.field(default_factory=dict)  # node id -> seconds (MLMD).
   states: Dict[str, str] = dataclasses.field(default_factory=dict)  # node id -> COMPLETE, CACHED, ...
+  peak_component: str = ''  # the node running when memory peaked; '' outside every node.
   auc: Optional[float] = None
   serving: Dict[str, float] = dataclasses.field(default_factory=dict)  # p50_ms, p99_ms, batch_examples_per_s.
   note: str = ''
@@ -163,6 +165,12 @@ def ordered_components(results: Sequence[RunResult]) -> List[str]:
   return names
 
 
+def component_at(spans: Dict[str, Tuple[float, float]], moment: float) -> str:
+  """The node that was running at a moment (node -> start, end; seconds since the epoch), the latest to start."""
+  running = [node for node, (start, end) in spans.items() if start <= moment <= end]
+  return max(running, key=lambda node: spans[node][0], default='')
+
+
 def find_result(results: Sequence[RunResult], pipeline: str, size: float) -> Optional[RunResult]:
   """The cold run of one pipeline at one size."""
   return next((r for r in results if r.pipeline == pipeline and r.size == size), None)
@@ -186,9 +194,16 @@ def cold_run_table(results: Sequence[RunResult], sizes: Sequence[float]) -> Tabl
         cells += [fmt(b, digits), fmt_ratio(ratio(a, b)) if with_ratio else '']
     return cells
 
+  def text_row(label: str, text) -> List[str]:
+    cells = [label]
+    for ours, template in columns:
+      cells += [text(ours) if ours else '-'] + ([text(template), ''] if template else [])
+    return cells
+
   rows = [row(f'{name} (s)', lambda r, n=name: r.components.get(n)) for name in ordered_components(results)]
   rows.append(row('**wall clock (s)**', lambda r: r.measured.seconds))
   rows.append(row('peak memory (MB)', lambda r: r.measured.peak_rss_bytes / 2**20, 0))
+  rows.append(text_row('peak memory during', lambda r: r.peak_component or 'no component'))
   rows.append(row('rows', lambda r: r.rows, 0, with_ratio=False))
   for name in THROUGHPUT_COMPONENTS:
     rows.append(row(f'{name} rows/s', lambda r, n=name: rows_per_second(r.rows, r.components.get(n)), 0))
@@ -313,26 +328,32 @@ def run_measured(command: Sequence[str], cwd: Path, env: Dict[str, str], log: Pa
   with open(log, 'w') as out:
     started = time.monotonic()
     child = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    process, peak = psutil.Process(child.pid), 0
+    process, peak, peak_at = psutil.Process(child.pid), 0, 0.0
     while child.poll() is None:
       try:
-        peak = max(peak, tree_rss(process))
+        rss = tree_rss(process)
       except psutil.NoSuchProcess:
-        pass
+        rss = 0
+      if rss > peak:
+        peak, peak_at = rss, time.time()
       time.sleep(POLL_SECONDS)
-    return Measured(time.monotonic() - started, peak, child.returncode, log)
+    return Measured(time.monotonic() - started, peak, child.returncode, log, peak_at)
 
 
-def component_times(metadata_db: Path, pipeline_name: str) -> Tuple[Dict[str, float], Dict[str, str]]:
-  """Seconds and state of every node of the newest run in a SQLite MLMD store (pipeline/report.py's reading)."""
+NodeTimes = Tuple[Dict[str, float], Dict[str, str], Dict[str, Tuple[float, float]]]  # seconds, state, start/end.
+
+
+def component_times(metadata_db: Path, pipeline_name: str) -> NodeTimes:
+  """Seconds, state, start and end (epoch seconds) of every node of the newest run in a SQLite MLMD store."""
   if not metadata_db.exists():
-    return {}, {}
+    return {}, {}, {}
   from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
   from pipeline import config as config_lib, report  # pylint: disable=g-import-not-at-top
   store = metadata_store.MetadataStore(config_lib.sqlite_metadata(str(metadata_db)))
   context = report.latest_run_context(store, pipeline_name)
   runs = report.component_runs(store, context.id) if context else []
-  return {r.node_id: r.seconds for r in runs}, {r.node_id: r.state for r in runs}
+  return ({r.node_id: r.seconds for r in runs}, {r.node_id: r.state for r in runs},
+          {r.node_id: (r.started_ms / 1000, r.ended_ms / 1000) for r in runs})
 
 
 def newest_version(serving_dir: Path) -> Optional[Path]:
@@ -470,8 +491,8 @@ def run_ours(size: float, rows: int, data_dir: Path, output_root: Path, cache: b
   from pipeline import config as config_lib  # pylint: disable=g-import-not-at-top
   log = output_root.parent / f'{output_root.name}-{"cached" if cache else "cold"}.log'
   measured = run_measured(ours_command(data_dir, output_root, cache, beam_workers), REPO_ROOT, venv_env(), log)
-  components, states = component_times(output_root / config_lib.METADATA_FILE, config_lib.PIPELINE_NAME)
-  return RunResult(OURS, size, rows, measured, components, states)
+  components, states, spans = component_times(output_root / config_lib.METADATA_FILE, config_lib.PIPELINE_NAME)
+  return RunResult(OURS, size, rows, measured, components, states, component_at(spans, measured.peak_at))
 
 
 def run_template(size: float, rows: int, data_dir: Path, work_dir: Path) -> RunResult:
@@ -483,8 +504,8 @@ def run_template(size: float, rows: int, data_dir: Path, work_dir: Path) -> RunR
   set_up_template(template_dir, data_dir, output_dir)
   log = work_dir / f'template-{size_label(size)}.log'
   measured = run_measured([sys.executable, 'local_runner.py'], template_dir, venv_env(), log)
-  components, states = component_times(template_metadata(output_dir), TEMPLATE_NAME)
-  return RunResult(TEMPLATE, size, rows, measured, components, states)
+  components, states, spans = component_times(template_metadata(output_dir), TEMPLATE_NAME)
+  return RunResult(TEMPLATE, size, rows, measured, components, states, component_at(spans, measured.peak_at))
 
 
 def ours_root(work_dir: Path, size: float) -> Path:
@@ -507,7 +528,8 @@ def cold_runs(size: float, rows: int, data_dir: Path, work_dir: Path, beam_worke
 def describe(result: RunResult) -> str:
   """One progress line."""
   text = (f'{result.pipeline} {size_label(result.size)}: {result.measured.seconds:.1f} s, '
-          f'peak {result.measured.peak_rss_bytes / 2**20:,.0f} MB, exit {result.measured.returncode}')
+          f'peak {result.measured.peak_rss_bytes / 2**20:,.0f} MB ({result.peak_component or "no component"}), '
+          f'exit {result.measured.returncode}')
   if result.auc is not None:
     text += f', holdout AUC {result.auc:.4f}'
   return text + (f' ({result.note})' if result.note else '') + f'; log: {result.measured.log}'

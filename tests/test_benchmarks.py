@@ -144,7 +144,8 @@ def test_format_table_is_aligned_markdown():
 
 def fake_result(pipeline, size, seconds, components):
   measured = run.Measured(seconds, 2**30, 0, None)
-  return run.RunResult(pipeline, size, 1000, measured, components, {n: 'COMPLETE' for n in components}, auc=0.96)
+  return run.RunResult(pipeline, size, 1000, measured, components, {n: 'COMPLETE' for n in components},
+                       peak_component='Transform', auc=0.96)
 
 
 def test_cold_run_table_has_components_ratios_and_throughput():
@@ -158,8 +159,18 @@ def test_cold_run_table_has_components_ratios_and_throughput():
   assert by_label['SchemaGen (s)'] == ['-', '3.0', '-']
   assert by_label['**wall clock (s)**'] == ['30.0', '60.0', '0.50x']
   assert by_label['peak memory (MB)'] == ['1,024', '1,024', '1.00x']
+  assert by_label['peak memory during'] == ['Transform', 'Transform', '']
   assert by_label['CsvExampleGen rows/s'] == ['500', '125', '4.00x']
   assert by_label['holdout AUC'] == ['0.9600', '0.9600', '']
+
+
+def test_the_component_at_a_moment_is_the_one_running_then():
+  spans = {'CsvExampleGen': (100.0, 110.0), 'DataGate': (110.0, 110.5), 'Transform': (111.0, 130.0)}
+  assert run.component_at(spans, 105.0) == 'CsvExampleGen'
+  assert run.component_at(spans, 110.0) == 'DataGate'  # the later of two that touch
+  assert run.component_at(spans, 129.0) == 'Transform'
+  assert run.component_at(spans, 140.0) == ''
+  assert run.component_at({}, 105.0) == ''
 
 
 def test_cold_run_table_without_template():

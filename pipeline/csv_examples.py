@@ -8,7 +8,12 @@ and a feature without a type where a column has no value at all.
 
 Each row's split comes from a hash of its values (pandas' fixed-key hash), not of its serialized bytes as in TFX:
 the C++ encoder writes an example's features in an order that changes from process to process, and the split must
-not. Writing is TFX's (BaseExampleGenExecutor), so the outputs and lineage are CsvExampleGen's.
+not. The outputs, artifact properties and lineage are CsvExampleGen's.
+
+Writing: on Beam's DirectRunner (local runs, and components in a KFP or Vertex container) TFX's Reshuffle would hold
+every example in memory (4.6 GB at 1.5 M rows), so the executor shuffles on disk instead: each row goes to one of
+SHUFFLE_BUCKETS temporary files by its hash, then each file in turn is read, permuted and appended to the split's
+gzipped TFRecord file. Any other runner (Dataflow, Flink, Spark) gets TFX's Beam write.
 """
 from __future__ import annotations
 
@@ -16,21 +21,26 @@ import csv
 import io
 import os
 import re
-from typing import Any, Dict, FrozenSet, Iterator, List, Sequence, Tuple
+import shutil
+import tempfile
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import tensorflow as tf
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from pyarrow import csv as pa_csv
 from pyarrow import fs as pafs
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
-from tfx.components.example_gen import utils
+from tfx.components.example_gen import utils, write_split
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
@@ -40,6 +50,9 @@ from preprocessing.features import RawType
 HEADER_BYTES = 1 << 16  # enough for the header row.
 BLOCK_BYTES = 1 << 20  # rows are parsed and encoded about 8,000 at a time.
 ARROW_TYPES = {RawType.INT: pa.int64(), RawType.FLOAT: pa.float64(), RawType.STRING: pa.binary()}
+SHUFFLE_BUCKETS = 64  # the on-disk shuffle holds one 64th of a split in memory at a time.
+OUTPUT_FILE = 'data_tfrecord-00000-of-00001.gz'
+DIRECT_RUNNERS = (None, 'DirectRunner', 'direct', 'BundleBasedDirectRunner', 'SwitchingDirectRunner')
 EXAMPLE_TYPES = {pa.int64(): pa.int64(), pa.float64(): pa.float32(), pa.binary(): pa.binary()}  # FloatList: 32-bit
 
 
@@ -124,21 +137,72 @@ def serialized_examples(path: str, empty_columns: FrozenSet[str] = frozenset()) 
     yield from examples
 
 
-def split_of_rows(batch: pa.RecordBatch, boundaries: Sequence[int]) -> np.ndarray:
-  """Each row's split index: a hash of its values, the same in every process, over cumulative hash buckets.
+def row_hashes(batch: pa.RecordBatch) -> np.ndarray:
+  """A uint64 hash of each row's values, the same in every process and on every machine."""
+  return pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy()
+
+
+def split_of_rows(hashes: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:
+  """Each row's split index from its hash, over cumulative hash buckets.
 
   boundaries[i] is the sum of the hash buckets of splits 0..i, as in TFX's partition of a SplitConfig.
   """
-  hashes = pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy()
   return np.searchsorted(np.asarray(boundaries, np.uint64), hashes % np.uint64(boundaries[-1]), side='right')
+
+
+def shuffle_bucket_of_rows(hashes: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:
+  """Each row's temporary shuffle file, from bits of its hash that its split does not depend on."""
+  return (hashes // np.uint64(boundaries[-1])) % np.uint64(SHUFFLE_BUCKETS)
 
 
 def tagged_examples(path: str, split_names: Sequence[str], boundaries: Sequence[int],
                     empty_columns: FrozenSet[str]) -> Iterator[beam.pvalue.TaggedOutput]:
   """The serialized tf.Examples of one CSV file, each tagged with the name of its split."""
   for batch, examples in encoded_batches(path, empty_columns):
-    for split, example in zip(split_of_rows(batch, boundaries), examples):
+    for split, example in zip(split_of_rows(row_hashes(batch), boundaries), examples):
       yield beam.pvalue.TaggedOutput(split_names[split], example)
+
+
+def write_shuffled_splits(files: Sequence[str], split_dirs: Sequence[str], boundaries: Sequence[int],
+                          empty_columns: FrozenSet[str]) -> List[int]:
+  """Writes each row of the CSV files to its split's directory, in a shuffled order; the count of each split.
+
+  Memory holds one CSV block and then one shuffle bucket, whatever the data's size. The order is the same on every
+  run over the same files.
+  """
+  temp_dir = tempfile.mkdtemp(prefix='example_gen_shuffle_')
+  try:
+    writers: Dict[Tuple[int, int], tf.io.TFRecordWriter] = {}
+    for path in files:
+      for batch, examples in encoded_batches(path, empty_columns):
+        hashes = row_hashes(batch)
+        for key, example in zip(zip(split_of_rows(hashes, boundaries).tolist(),
+                                    shuffle_bucket_of_rows(hashes, boundaries).tolist()), examples):
+          if key not in writers:
+            writers[key] = tf.io.TFRecordWriter(os.path.join(temp_dir, '%d-%d' % key))
+          writers[key].write(example)
+    for writer in writers.values():
+      writer.close()
+    return [append_shuffled_buckets(temp_dir, split, split_dir) for split, split_dir in enumerate(split_dirs)]
+  finally:
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def append_shuffled_buckets(temp_dir: str, split: int, split_dir: str) -> int:
+  """Writes one split's shuffle buckets, each read whole and permuted, into its gzipped TFRecord file."""
+  count = 0
+  fileio.makedirs(split_dir)
+  with tf.io.TFRecordWriter(os.path.join(split_dir, OUTPUT_FILE), options='GZIP') as out:
+    for bucket in range(SHUFFLE_BUCKETS):
+      path = os.path.join(temp_dir, f'{split}-{bucket}')
+      if not os.path.exists(path):
+        continue
+      records = tf.data.TFRecordDataset(path).batch(1 << 62).get_single_element().numpy()  # one read, in C++
+      for record in records[np.random.default_rng(bucket).permutation(len(records))]:
+        out.write(record)
+      count += len(records)
+      os.remove(path)
+  return count
 
 
 def matching_files(input_base: str, split_pattern: str) -> List[str]:
@@ -162,6 +226,28 @@ def _CsvToSerializedExamples(pipeline: beam.Pipeline, exec_properties: Dict[str,
           | 'ToExamples' >> beam.FlatMap(serialized_examples, columns_without_values(files)))
 
 
+def hashed_splits(exec_properties: Dict[str, Any]) -> Optional[Tuple[List[str], List[int], List[str]]]:
+  """(split names, cumulative hash buckets, input files) of an output split config; None where TFX's way applies.
+
+  TFX's way: input splits kept as they are, or a split by one feature's value (partition_feature_name).
+  """
+  input_config = proto_utils.json_to_proto(
+      exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input())
+  output_config = proto_utils.json_to_proto(
+      exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output())
+  split_config = output_config.split_config
+  if not split_config.splits or split_config.HasField('partition_feature_name'):
+    return None
+  return (utils.generate_output_split_names(input_config, output_config),
+          np.cumsum([split.hash_buckets for split in split_config.splits]).tolist(),
+          matching_files(exec_properties['input_base'], input_config.splits[0].pattern))
+
+
+def runs_on_direct_runner(beam_pipeline_args: Optional[List[str]]) -> bool:
+  """Whether Beam arguments leave the runner as the local DirectRunner."""
+  return PipelineOptions(beam_pipeline_args or []).view_as(StandardOptions).runner in DIRECT_RUNNERS
+
+
 class Executor(BaseExampleGenExecutor):
   """CsvExampleGen's executor, reading CSV natively and splitting by row values (see the module docstring)."""
 
@@ -170,22 +256,37 @@ class Executor(BaseExampleGenExecutor):
 
   def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                              exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
-    """The serialized examples of each output split; TFX's own way for input splits or a partition feature."""
-    input_config = proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input())
-    output_config = proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output())
-    split_config = output_config.split_config
-    if not split_config.splits or split_config.HasField('partition_feature_name'):
+    """The serialized examples of each output split, for TFX's Beam write."""
+    splits = hashed_splits(exec_properties)
+    if splits is None:
       return super().GenerateExamplesByBeam(pipeline, exec_properties)
-    split_names = utils.generate_output_split_names(input_config, output_config)
-    boundaries = np.cumsum([split.hash_buckets for split in split_config.splits]).tolist()
-    files = matching_files(exec_properties['input_base'], input_config.splits[0].pattern)
+    split_names, boundaries, files = splits
     tagged = (pipeline
               | 'CsvFiles' >> beam.Create(files)
               | 'ToSplitExamples' >> beam.FlatMap(tagged_examples, split_names, boundaries,
                                                   columns_without_values(files)).with_outputs(*split_names))
     return {name: tagged[name] for name in split_names}
+
+  def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+         exec_properties: Dict[str, Any]) -> None:
+    """Writes the splits with the on-disk shuffle on the DirectRunner, else as TFX does, with TFX's properties."""
+    splits = hashed_splits(exec_properties)
+    if splits is None or not runs_on_direct_runner(self._beam_pipeline_args):
+      super().Do(input_dict, output_dict, exec_properties)
+      return
+    self._log_startup(input_dict, output_dict, exec_properties)
+    split_names, boundaries, files = splits
+    examples = output_dict[standard_component_specs.EXAMPLES_KEY]
+    artifact_utils.get_single_instance(examples).split_names = artifact_utils.encode_split_names(split_names)
+    write_shuffled_splits(files, [artifact_utils.get_split_uri(examples, name) for name in split_names],
+                          boundaries, columns_without_values(files))
+    payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+    file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+    for artifact in examples:
+      if payload_format:
+        examples_utils.set_payload_format(artifact, payload_format)
+      if file_format:
+        examples_utils.set_file_format(artifact, write_split.to_file_format_str(file_format))
 
 
 class ArrowCsvExampleGen(FileBasedExampleGen):

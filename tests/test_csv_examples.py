@@ -1,6 +1,7 @@
 """pipeline/csv_examples.py: the same tf.Examples as TFX's own CsvExampleGen executor, and errors that name the cell."""
 import collections
 import glob
+import os
 import pickle
 import subprocess
 import sys
@@ -8,10 +9,15 @@ import sys
 import apache_beam as beam
 import pytest
 import tensorflow as tf
+from google.protobuf import json_format
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.csv_example_gen import executor as tfx_csv_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts
 
 from conftest import REPO_ROOT, taxi_rows, write_csv
 from pipeline import csv_examples
+from pipeline.pipeline import split_config
 
 
 def dump(records, path):
@@ -77,31 +83,42 @@ def test_a_column_not_declared_is_read_as_bytes(tmp_path):
 
 EXECUTOR_RUN = '''
 import sys
-from google.protobuf import json_format
-from tfx.proto import example_gen_pb2
-from tfx.types import standard_artifacts
 from pipeline import csv_examples
-from pipeline.pipeline import split_config
+from test_csv_examples import run_executor
 
-examples = standard_artifacts.Examples()
-examples.uri = sys.argv[2]
-csv_examples.Executor().Do({}, {'examples': [examples]}, {
-    'input_base': sys.argv[1],
-    'input_config': json_format.MessageToJson(example_gen_pb2.Input(
-        splits=[example_gen_pb2.Input.Split(name='single_split', pattern='*.csv')])),
-    'output_config': json_format.MessageToJson(split_config((4, 1))),
-    'output_data_format': example_gen_pb2.FORMAT_TF_EXAMPLE})
+run_executor(csv_examples.Executor.Do, sys.argv[1], sys.argv[2])
 '''
+
+
+def run_executor(do, data_root, output_dir):
+  """Runs an ExampleGen Do method (ours, or TFX's Beam write) over *.csv in data_root with a 4:1 split."""
+  examples = standard_artifacts.Examples()
+  examples.uri = str(output_dir)
+  do(csv_examples.Executor(), {}, {'examples': [examples]}, {
+      'input_base': str(data_root),
+      'input_config': json_format.MessageToJson(example_gen_pb2.Input(
+          splits=[example_gen_pb2.Input.Split(name='single_split', pattern='*.csv')])),
+      'output_config': json_format.MessageToJson(split_config((4, 1))),
+      'output_data_format': example_gen_pb2.FORMAT_TF_EXAMPLE})
+  return examples
+
+
+def split_records(output_dir, split):
+  """The serialized examples of one split, in file order."""
+  return list(tf.data.TFRecordDataset(sorted(glob.glob(f'{output_dir}/Split-{split}/*')), compression_type='GZIP')
+              .as_numpy_iterator())
+
+
+def canonical(records):
+  """A Counter of examples in canonical form (feature order fixed)."""
+  return collections.Counter(tf.train.Example.FromString(r).SerializeToString(deterministic=True) for r in records)
 
 
 def canonical_splits(data_root, output_dir):
   """Runs the executor in a new process; {split: Counter of its examples in canonical form}."""
-  subprocess.run([sys.executable, '-c', EXECUTOR_RUN, str(data_root), str(output_dir)], cwd=REPO_ROOT, check=True,
-                 capture_output=True)
-  return {split: collections.Counter(
-      tf.train.Example.FromString(r).SerializeToString(deterministic=True)
-      for r in tf.data.TFRecordDataset(glob.glob(f'{output_dir}/Split-{split}/*'), compression_type='GZIP')
-      .as_numpy_iterator()) for split in ('train', 'eval')}
+  subprocess.run([sys.executable, '-c', EXECUTOR_RUN, str(data_root), str(output_dir)], cwd=REPO_ROOT / 'tests',
+                 check=True, capture_output=True, env={**os.environ, 'PYTHONPATH': str(REPO_ROOT)})
+  return {split: canonical(split_records(output_dir, split)) for split in ('train', 'eval')}
 
 
 def test_each_row_goes_to_the_same_split_in_every_process(tmp_path):
@@ -114,3 +131,27 @@ def test_each_row_goes_to_the_same_split_in_every_process(tmp_path):
   assert sum(first['train'].values()) + sum(first['eval'].values()) == 2050
   assert 300 < sum(first['eval'].values()) < 520  # a fifth of the rows, give or take
   assert not set(first['train']) & set(first['eval'])  # a duplicated row never lands in both splits
+
+
+def test_the_disk_shuffle_writes_what_tfx_beam_write_does_in_a_shuffled_order(tmp_path):
+  header, rows = taxi_rows()
+  numbered = [list(r) + [str(i)] for i, r in enumerate(rows[:3000])]  # row_id: an undeclared column, read as bytes
+  data_root = write_csv(tmp_path / 'data' / 'data.csv', header + ['row_id'], numbered)
+  ours = run_executor(csv_examples.Executor.Do, data_root, tmp_path / 'ours')
+  beam_written = run_executor(BaseExampleGenExecutor.Do, data_root, tmp_path / 'beam')
+
+  for split in ('train', 'eval'):
+    assert canonical(split_records(tmp_path / 'ours', split)) == canonical(split_records(tmp_path / 'beam', split))
+  assert ours.split_names == beam_written.split_names == '["train", "eval"]'
+  assert ours.get_string_custom_property('payload_format') == 'FORMAT_TF_EXAMPLE'
+  assert glob.glob(f'{tmp_path}/ours/Split-train/*.gz')
+  order = [int(tf.train.Example.FromString(r).features.feature['row_id'].bytes_list.value[0])
+           for r in split_records(tmp_path / 'ours', 'train')]
+  first_tenth = order[:len(order) // 10]
+  assert max(first_tenth) > 2500 and min(first_tenth) < 500  # the split starts with rows from all over the file
+
+
+def test_only_the_direct_runner_gets_the_disk_shuffle():
+  assert csv_examples.runs_on_direct_runner(None)
+  assert csv_examples.runs_on_direct_runner(['--direct_running_mode=multi_processing', '--direct_num_workers=2'])
+  assert not csv_examples.runs_on_direct_runner(['--runner=DataflowRunner', '--project=p'])

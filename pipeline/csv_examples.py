@@ -11,7 +11,7 @@ the C++ encoder writes an example's features in an order that changes from proce
 not. The outputs, artifact properties and lineage are CsvExampleGen's.
 
 Writing: on Beam's DirectRunner (local runs, and components in a KFP or Vertex container) TFX's Reshuffle would hold
-every example in memory (4.6 GB at 1.5 M rows), so the executor shuffles on disk instead: each row goes to one of
+every example in memory (4.5 GB at 1.5 M rows), so the executor shuffles on disk instead: each row goes to one of
 SHUFFLE_BUCKETS temporary files by its hash, then each file in turn is read, permuted and appended to the split's
 gzipped TFRecord file. Any other runner (Dataflow, Flink, Spark) gets TFX's Beam write.
 """

@@ -164,8 +164,8 @@ def tagged_examples(path: str, split_names: Sequence[str], boundaries: Sequence[
 
 
 def write_shuffled_splits(files: Sequence[str], split_dirs: Sequence[str], boundaries: Sequence[int],
-                          empty_columns: FrozenSet[str]) -> List[int]:
-  """Writes each row of the CSV files to its split's directory, in a shuffled order; the count of each split.
+                          empty_columns: FrozenSet[str]) -> None:
+  """Writes each row of the CSV files to its split's directory, in a shuffled order.
 
   Memory holds one CSV block and then one shuffle bucket, whatever the data's size. The order is the same on every
   run over the same files.
@@ -183,14 +183,14 @@ def write_shuffled_splits(files: Sequence[str], split_dirs: Sequence[str], bound
           writers[key].write(example)
     for writer in writers.values():
       writer.close()
-    return [append_shuffled_buckets(temp_dir, split, split_dir) for split, split_dir in enumerate(split_dirs)]
+    for split, split_dir in enumerate(split_dirs):
+      append_shuffled_buckets(temp_dir, split, split_dir)
   finally:
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def append_shuffled_buckets(temp_dir: str, split: int, split_dir: str) -> int:
+def append_shuffled_buckets(temp_dir: str, split: int, split_dir: str) -> None:
   """Writes one split's shuffle buckets, each read whole and permuted, into its gzipped TFRecord file."""
-  count = 0
   fileio.makedirs(split_dir)
   with tf.io.TFRecordWriter(os.path.join(split_dir, OUTPUT_FILE), options='GZIP') as out:
     for bucket in range(SHUFFLE_BUCKETS):
@@ -200,9 +200,7 @@ def append_shuffled_buckets(temp_dir: str, split: int, split_dir: str) -> int:
       records = tf.data.TFRecordDataset(path).batch(1 << 62).get_single_element().numpy()  # one read, in C++
       for record in records[np.random.default_rng(bucket).permutation(len(records))]:
         out.write(record)
-      count += len(records)
       os.remove(path)
-  return count
 
 
 def matching_files(input_base: str, split_pattern: str) -> List[str]:

@@ -12,7 +12,8 @@ from typing import List, Optional
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from pipeline import config as config_lib  # noqa: E402  (sets the Keras choice before TensorFlow loads)
-from pipeline import exit_codes, input_check, run_lock  # noqa: E402
+from pipeline import exit_codes, executor_worker, input_check, run_lock  # noqa: E402
+from pipeline.executor_worker import ExecutorWorker  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -45,23 +46,23 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   return args
 
 
-def run_pipeline(config: config_lib.PipelineConfig) -> Optional[Exception]:
-  """Runs the pipeline once on the LocalDagRunner; returns what stopped it, or None."""
-  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
+def run_pipeline(config: config_lib.PipelineConfig, worker: ExecutorWorker) -> Optional[Exception]:
+  """Runs the pipeline once, independent components at the same time; returns what stopped it, or None."""
+  from pipeline.concurrent_runner import ConcurrentDagRunner  # pylint: disable=g-import-not-at-top
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
   try:
-    LocalDagRunner().run(create_pipeline(config))
+    ConcurrentDagRunner(worker).run(create_pipeline(config))
     return None
   except Exception as e:  # pylint: disable=broad-except
     return e
 
 
-def backfill(config: config_lib.PipelineConfig, spans: List[int]) -> Optional[Exception]:
+def backfill(config: config_lib.PipelineConfig, spans: List[int], worker: ExecutorWorker) -> Optional[Exception]:
   """Ingests and gates older spans of the window; a span the data gate stops is left out of it, not fatal."""
   from pipeline.components import DataValidationError  # pylint: disable=g-import-not-at-top
   for span in spans:
     print(f'Backfilling span-{span} of the --window {config.window} (ingest and data gate only)')
-    failure = run_pipeline(dataclasses.replace(config, backfill_span=span))
+    failure = run_pipeline(dataclasses.replace(config, backfill_span=span), worker)
     if isinstance(failure, DataValidationError):
       print(f'span-{span} is left out of the window: {failure}')
     elif failure:
@@ -83,6 +84,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
     return exit_codes.BAD_INPUT
   logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
+  with executor_worker.started(logging.getLogger().level) as worker:  # loads its libraries while these load
+    return run(config, args, worker)
+
+
+def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: ExecutorWorker) -> int:
+  """Backfills the window's missing spans, runs the pipeline, prints the summary; returns the exit code."""
   import absl.logging  # pylint: disable=g-import-not-at-top  (TFX and TensorFlow load from here on)
   from pipeline import html_report, report  # pylint: disable=g-import-not-at-top
   from pipeline.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
@@ -95,7 +102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
       if problems:
         print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
         return exit_codes.BAD_INPUT
-      failure = backfill(config, spans) or run_pipeline(config)
+      failure = backfill(config, spans, worker) or run_pipeline(config, worker)
       summary = report.summarize_latest_run(config)
       wall_seconds = time.monotonic() - started
       print(report.format_summary(summary, failure, wall_seconds))

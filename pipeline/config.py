@@ -185,7 +185,7 @@ def describe_metadata(connection: metadata_store_pb2.ConnectionConfig) -> str:
 def keep_password_out_of_logs(connection: metadata_store_pb2.ConnectionConfig) -> None:
   """From now on, every log record shows a MySQL connection's password as ***.
 
-  TFX's LocalDagRunner logs the whole connection config at INFO level (--verbose).
+  TFX logs connection configs at INFO level (--verbose): its LocalDagRunner logs the whole one.
   """
   from google.protobuf import text_encoding  # pylint: disable=g-import-not-at-top
   password = connection.mysql.password if connection.HasField('mysql') else ''

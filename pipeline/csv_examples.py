@@ -17,10 +17,7 @@ gzipped TFRecord file. Any other runner (Dataflow, Flink, Spark) gets TFX's Beam
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
-import re
 import shutil
 import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
@@ -31,8 +28,6 @@ import pandas as pd
 import pyarrow as pa
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from pyarrow import csv as pa_csv
-from pyarrow import fs as pafs
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen import utils, write_split
 from tfx.components.example_gen.component import FileBasedExampleGen
@@ -44,34 +39,12 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
-from preprocessing import features
-from preprocessing.features import RawType
+from pipeline.csv_reading import column_types, header, read_batches
 
-HEADER_BYTES = 1 << 16  # enough for the header row.
-BLOCK_BYTES = 1 << 20  # rows are parsed and encoded about 8,000 at a time.
-ARROW_TYPES = {RawType.INT: pa.int64(), RawType.FLOAT: pa.float64(), RawType.STRING: pa.binary()}
 SHUFFLE_BUCKETS = 64  # the on-disk shuffle holds one 64th of a split in memory at a time.
 OUTPUT_FILE = 'data_tfrecord-00000-of-00001.gz'
 DIRECT_RUNNERS = (None, 'DirectRunner', 'direct', 'BundleBasedDirectRunner', 'SwitchingDirectRunner')
 EXAMPLE_TYPES = {pa.int64(): pa.int64(), pa.float64(): pa.float32(), pa.binary(): pa.binary()}  # FloatList: 32-bit
-
-
-def open_file(path: str) -> pa.NativeFile:
-  """A stream of a local file or of one on a filesystem Arrow knows (gs://, s3://, hdfs://)."""
-  filesystem, inner_path = pafs.FileSystem.from_uri(path if '://' in path else os.path.abspath(path))
-  return filesystem.open_input_stream(inner_path)
-
-
-def header(path: str) -> List[str]:
-  """The column names in a CSV file's first row."""
-  with open_file(path) as f:
-    return next(csv.reader(io.StringIO(f.read(HEADER_BYTES).decode('utf-8', errors='replace'))), [])
-
-
-def column_types(names: List[str]) -> Dict[str, pa.DataType]:
-  """The Arrow type each column is read as: declared in features.py, else bytes. Floats as Python's float()."""
-  declared = {f.name: ARROW_TYPES[f.raw_type] for f in features.FEATURES}
-  return {name: declared.get(name, pa.binary()) for name in names}
 
 
 def as_value_lists(batch: pa.RecordBatch, empty_columns: FrozenSet[str]) -> pa.RecordBatch:
@@ -89,28 +62,6 @@ def as_value_lists(batch: pa.RecordBatch, empty_columns: FrozenSet[str]) -> pa.R
     values = column.drop_null().cast(EXAMPLE_TYPES[column.type])
     columns.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values))
   return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-
-
-def conversion_error(path: str, names: List[str], error: pa.ArrowInvalid) -> ValueError:
-  """A readable error for a cell Arrow could not read as its declared type, naming the file and the column."""
-  message = str(error)
-  number = re.search(r'column #(\d+)', message)
-  if number and int(number.group(1)) < len(names):
-    message = f"column '{names[int(number.group(1))]}': {message}"
-  return ValueError(f'{path}: {message}')
-
-
-def read_batches(path: str, types: Dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
-  """The rows of one CSV file with a header row, a block at a time, with empty cells as nulls."""
-  convert_options = pa_csv.ConvertOptions(column_types=types, null_values=[''], strings_can_be_null=True,
-                                          quoted_strings_can_be_null=True)
-  with open_file(path) as f:
-    try:
-      yield from pa_csv.open_csv(f, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
-                                 parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-                                 convert_options=convert_options)
-    except pa.ArrowInvalid as error:
-      raise conversion_error(path, list(types), error) from error
 
 
 def columns_without_values(paths: List[str]) -> FrozenSet[str]:

@@ -78,7 +78,8 @@ def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
   types is a parameter, so that the cache notices edits to them.
   """
   code = wrappers_pb2.StringValue(value=config_lib.source_digest(
-      [config_lib.REPO_ROOT / 'pipeline' / 'csv_examples.py', config_lib.REPO_ROOT / 'preprocessing' / 'features.py']))
+      [config_lib.REPO_ROOT / 'pipeline' / name for name in ('csv_examples.py', 'csv_reading.py')]
+      + [config_lib.REPO_ROOT / 'preprocessing' / 'features.py']))
   custom_config = example_gen_pb2.CustomConfig()
   custom_config.custom_config.Pack(code)
   range_config = None
@@ -157,8 +158,6 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       examples=training_examples, schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN, materialize=False, disable_statistics=True, disable_analyzer_cache=True,
       force_tf_compat_v1=TRANSFORM_TF_COMPAT_V1, custom_config={'code_sha256': preprocessing_code})
-  for gate in gates:
-    transform.add_upstream_node(gate)
   latest_blessed = latest_blessed_model_resolver()
   if config.warm_start or (config.compare_to_baseline and not config.baseline_excludes_candidate):
     nodes.append(latest_blessed)
@@ -175,6 +174,8 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
       custom_config={'code_sha256': model_code, **config.hparams},
       **trainer_inputs)
+  for gate in gates:  # Transform only analyzes the data, beside StatisticsGen; nothing trains on what a gate stops.
+    trainer.add_upstream_node(gate)
   evaluator_inputs = {}
   if config.compare_to_baseline:
     baseline = latest_blessed

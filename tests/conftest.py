@@ -1,14 +1,22 @@
 """Shared fixtures: small slices of the shipped taxi sample and one end-to-end run shared by several tests."""
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import models  # noqa: F401  (the project's Keras choice, before TensorFlow is imported)
 import pytest
+from tfx.dsl.components.base import base_executor
+from tfx.orchestration.portable import data_types
+from tfx.proto.orchestration import executable_spec_pb2
+from tfx.types import standard_artifacts
 
 from benchmarks import generate
 from pipeline import config as config_lib
+from pipeline import executor_worker
+from pipeline.components import DataValidationError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 E2E_ROWS = 3000
@@ -65,6 +73,44 @@ def pushed_model_dir(output_root: Path) -> Path:
   versions = sorted((output_root / 'serving_model').iterdir(), key=lambda p: int(p.name))
   assert versions, f'nothing was pushed under {output_root}'
   return versions[-1]
+
+
+class PidWritingExecutor(base_executor.BaseExecutor):
+  """Writes its process id, a text and its start and end times into its output artifact; fails on 'fail'."""
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    started = time.time()
+    if exec_properties['text'] == 'fail':
+      raise DataValidationError('the gate stopped it')
+    time.sleep(exec_properties.get('seconds', 0))
+    model = output_dict['model'][0]
+    os.makedirs(model.uri, exist_ok=True)
+    with open(os.path.join(model.uri, 'pid'), 'w') as f:
+      f.write(f'{os.getpid()} {started} {time.time()} {exec_properties["text"]}')
+    model.set_string_custom_property('text', exec_properties['text'])
+
+
+def execution(directory: Path, text: str, seconds: float = 0):
+  """The executor spec and execution info of one PidWritingExecutor run writing under directory."""
+  model = standard_artifacts.Model()
+  model.uri = str(directory / 'model')
+  spec = executable_spec_pb2.PythonClassExecutableSpec(class_path='conftest.PidWritingExecutor')
+  info = data_types.ExecutionInfo(execution_id=1, input_dict={}, output_dict={'model': [model]},
+                                  exec_properties={'text': text, 'seconds': seconds},
+                                  tmp_dir=str(directory / 'tmp') + '/',
+                                  execution_output_uri=str(directory / 'executor_output.pb'))
+  return spec, info
+
+
+@pytest.fixture(scope='module')
+def worker():
+  """An executor worker that has loaded its libraries."""
+  with executor_worker.started(log_level=30) as started:
+    deadline = time.monotonic() + 180
+    while not started.ready():
+      assert time.monotonic() < deadline, 'the worker did not load its libraries in time'
+      time.sleep(0.2)
+    yield started
 
 
 def latest_run(output_root: Path):

@@ -111,12 +111,12 @@ def test_non_existent_path(tmp_path, served):
     ('company', '', 1, 'Column dropped',
      "column 'company': present in 0.0 % of rows, the schema requires at least 50 %"),
 ])
-def test_schema_problems_are_stopped_by_the_gate_before_transform(tmp_path, served, column, value, every,
-                                                                  anomaly, offending):
+def test_schema_problems_are_stopped_by_the_gate_before_training(tmp_path, served, column, value, every,
+                                                                 anomaly, offending):
   header, rows = sample()
   process = run_on(served, write_rows(tmp_path, header, with_column(header, rows, column, value, every)))
   assert process.returncode == exit_codes.BAD_INPUT, process.stdout + process.stderr
   assert 'STOPPED BY THE DATA GATE' in process.stdout
   assert anomaly in process.stdout and offending in process.stdout
   ran = {c.node_id for c in latest_run(served[0]).components}
-  assert 'DataGate' in ran and not ran & {'Transform', 'Trainer', 'Evaluator', 'Pusher'}
+  assert 'DataGate' in ran and not ran & {'Trainer', 'Evaluator', 'Pusher'}

@@ -54,7 +54,7 @@ def test_drifted_data_stops_the_run_unless_accepted(tmp_path, served_root):
   assert stopped.returncode == exit_codes.BAD_INPUT, stopped.stdout + stopped.stderr
   assert 'STOPPED BY THE DRIFT GATE' in stopped.stdout and 'fare' in stopped.stdout
   assert 'Jensen-Shannon' in stopped.stdout
-  assert not {c.node_id for c in latest_run(served_root).components} & {'Transform', 'Trainer', 'Pusher'}
+  assert not {c.node_id for c in latest_run(served_root).components} & {'Trainer', 'Evaluator', 'Pusher'}
   assert tree_digest(served_root / 'serving_model') == before
 
   accepted = run_local('--data-root', str(data_root), '--output-root', str(served_root), '--accept-drift',

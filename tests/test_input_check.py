@@ -1,6 +1,6 @@
 """The CSV pre-flight check on small files."""
 from conftest import taxi_rows, write_csv
-from pipeline import input_check
+from pipeline import csv_reading, input_check
 
 
 def test_clean_sample_has_no_problems(tmp_path):
@@ -65,3 +65,19 @@ def test_an_empty_latest_span_is_named(tmp_path):
   (tmp_path / 'd' / 'span-2').mkdir()
   assert [str(p) for p in input_check.check_data_root(str(tmp_path / 'd'))] == [
       f'{tmp_path / "d" / "span-2"}: holds no *.csv file']
+
+
+def test_text_that_is_not_utf8_is_named_though_arrow_reads_the_file(tmp_path):
+  header, rows = taxi_rows()
+  path = write_csv(tmp_path / 'd' / 'a.csv', header, rows[:20]) / 'a.csv'
+  path.write_bytes(path.read_bytes().replace(b'Cash', b'Ca\xffsh', 1))
+  problems = input_check.check_data_root(str(path.parent))
+  assert len(problems) == 1 and 'not UTF-8 text' in str(problems[0])
+
+
+def test_a_well_formed_file_is_read_by_arrow_as_the_declared_columns(tmp_path):
+  header, rows = taxi_rows()
+  path = write_csv(tmp_path / 'd' / 'a.csv', header, rows[:300]) / 'a.csv'
+  assert csv_reading.declared_rows(str(path)) == 300
+  path.write_text(path.read_text().replace('\n', ',extra\n', 2))  # the header and one ragged row
+  assert csv_reading.declared_rows(str(path)) is None

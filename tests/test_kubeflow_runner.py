@@ -98,7 +98,7 @@ def test_vertex_target_is_a_pipeline_job_with_every_component_and_the_baseline(v
   assert {t: w for t, w in wiring(spec).items() if t not in resolver_tasks} == expected
   assert set(wiring(spec)) - resolver_tasks == EXPECTED_NODES
   assert_outputs_exist(spec)
-  assert 'DataGate' in spec['root']['dag']['tasks']['Transform']['dependentTasks']
+  assert 'DataGate' in spec['root']['dag']['tasks']['Trainer']['dependentTasks']
   assert 'change_threshold' in auc_threshold(spec)
   assert vertex_job['runtimeConfig']['gcsOutputDirectory'] == 'gs://bucket/root'
   executors = spec['deploymentSpec']['executors']
@@ -121,7 +121,7 @@ def test_kfp_target_is_a_bare_pipeline_spec_without_the_resolver(kfp_package):
   assert wiring(spec) == WIRING
   assert set(wiring(spec)) == EXPECTED_NODES
   assert_outputs_exist(spec)
-  assert 'DataGate' in spec['root']['dag']['tasks']['Transform']['dependentTasks']
+  assert 'DataGate' in spec['root']['dag']['tasks']['Trainer']['dependentTasks']
   assert 'change_threshold' not in auc_threshold(spec)
   assert auc_threshold(spec)['value_threshold'] == {'lower_bound': 0.9}
   assert text.startswith('# PIPELINE DEFINITION')

@@ -29,6 +29,13 @@ def test_every_component_completes_with_lineage_and_a_pushed_model(e2e_run):
   assert 'Data anomalies: none' in process.stdout
 
 
+def test_statistics_gen_and_transform_run_at_the_same_time_and_the_trainer_after_the_gates(e2e_run):
+  runs = {c.node_id: c for c in latest_run(e2e_run[0]).components}
+  assert runs['Transform'].started_ms < runs['StatisticsGen'].ended_ms
+  assert runs['StatisticsGen'].started_ms < runs['Transform'].ended_ms
+  assert max(runs[gate].ended_ms for gate in ('DataGate', 'DriftGate')) <= runs['Trainer'].started_ms
+
+
 def test_a_rerun_with_nothing_changed_comes_from_the_cache(e2e_run, small_data_root):
   output_root, _ = e2e_run
   served_before = os.listdir(output_root / 'serving_model')

@@ -22,9 +22,10 @@ def nodes_by_id(pipeline):
   return {node.id: node for node in pipeline.components}
 
 
-def test_transform_waits_for_the_data_gate_and_pusher_for_the_blessing(tmp_path):
+def test_the_trainer_waits_for_the_data_gate_and_pusher_for_the_blessing(tmp_path):
   nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path)))
-  assert nodes['DataGate'] in nodes['Transform'].upstream_nodes
+  assert {nodes['DataGate'], nodes['DriftGate']} <= set(nodes['Trainer'].upstream_nodes)
+  assert nodes['StatisticsGen'] not in nodes['Transform'].upstream_nodes  # Transform runs beside it.
   assert nodes['ExampleValidator'] in nodes['DataGate'].upstream_nodes
   assert nodes['Evaluator'] in nodes['Pusher'].upstream_nodes
   assert 'baseline_model' in nodes['Evaluator'].inputs

@@ -1,4 +1,4 @@
-"""Reading the CSV input with Arrow as the declared columns: what ExampleGen reads, and what the input check tries first.
+"""Reading CSV input with Arrow as the declared columns: what ExampleGen reads, and what the input check tries first.
 
 Only pyarrow and the feature declarations: the input check imports this before TensorFlow and TFX load.
 """

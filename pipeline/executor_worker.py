@@ -57,7 +57,8 @@ def serve_executors(connection: Connection, log_level: int) -> None:
     __import__(name)
   import absl.logging  # pylint: disable=g-import-not-at-top
   from tfx.orchestration.portable import data_types  # pylint: disable=g-import-not-at-top
-  from tfx.proto.orchestration import executable_spec_pb2, execution_invocation_pb2  # pylint: disable=g-import-not-at-top
+  from tfx.proto.orchestration import executable_spec_pb2  # pylint: disable=g-import-not-at-top
+  from tfx.proto.orchestration import execution_invocation_pb2  # pylint: disable=g-import-not-at-top
   absl.logging.set_verbosity(absl.logging.INFO if log_level <= logging.INFO else absl.logging.WARNING)
   connection.send((READY, None))
   while True:

@@ -80,11 +80,11 @@ def format_table(anomalies: List[Anomaly]) -> str:
 
 @component
 def DataGate(anomalies: InputArtifact[standard_artifacts.ExampleAnomalies]) -> None:  # pylint: disable=invalid-name
-  """Fails the run when ExampleValidator found anomalies in any split, so Transform never starts."""
+  """Fails the run when ExampleValidator found anomalies in any split, so the Trainer never starts."""
   found = read_anomalies(anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names))
   if found:
     raise DataValidationError(
-        f'{len(found)} data anomalies against schema/schema.pbtxt; the run stops before Transform.\n'
+        f'{len(found)} data anomalies against schema/schema.pbtxt; the run stops before training.\n'
         + format_table(found))
 
 

@@ -1,4 +1,4 @@
-"""Drift of new data against the data behind the currently served model, as a gate before Transform.
+"""Drift of new data against the data behind the currently served model, as a gate before training.
 
 The comparators and their thresholds are in schema/schema.pbtxt (drift_comparator: L-infinity distance for
 categorical features, Jensen-Shannon divergence for numeric ones). TFDV evaluates them only when it is given the
@@ -194,5 +194,5 @@ def DriftGate(statistics: InputArtifact[standard_artifacts.ExampleStatistics],  
   if found and not accept_drift:
     raise DataDriftError(
         f'{len(found)} features drifted from the data behind the served model beyond the thresholds in '
-        'schema/schema.pbtxt; the run stops before Transform (rerun with --accept-drift to train on it anyway).\n'
+        'schema/schema.pbtxt; the run stops before training (rerun with --accept-drift to train on it anyway).\n'
         + format_table(found))

@@ -125,7 +125,7 @@ def baseline_model_resolver(trainer: BaseNode) -> BaseNode:
 
 
 def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
-  """ExampleGen to Pusher, with the data gate before Transform and the baseline resolver when configured.
+  """ExampleGen to Pusher, with the gates before the Trainer and the baseline resolver when configured.
 
   A backfill configuration stops after the data gate: it only ingests and checks one older span of a window.
   """

@@ -13,7 +13,6 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from pipeline import config as config_lib  # noqa: E402  (sets the Keras choice before TensorFlow loads)
 from pipeline import exit_codes, executor_worker, input_check, run_lock  # noqa: E402
-from pipeline.executor_worker import ExecutorWorker  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -46,7 +45,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   return args
 
 
-def run_pipeline(config: config_lib.PipelineConfig, worker: ExecutorWorker) -> Optional[Exception]:
+def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.ExecutorWorker) -> Optional[Exception]:
   """Runs the pipeline once, independent components at the same time; returns what stopped it, or None."""
   from pipeline.concurrent_runner import ConcurrentDagRunner  # pylint: disable=g-import-not-at-top
   from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
@@ -57,7 +56,8 @@ def run_pipeline(config: config_lib.PipelineConfig, worker: ExecutorWorker) -> O
     return e
 
 
-def backfill(config: config_lib.PipelineConfig, spans: List[int], worker: ExecutorWorker) -> Optional[Exception]:
+def backfill(config: config_lib.PipelineConfig, spans: List[int],
+             worker: executor_worker.ExecutorWorker) -> Optional[Exception]:
   """Ingests and gates older spans of the window; a span the data gate stops is left out of it, not fatal."""
   from pipeline.components import DataValidationError  # pylint: disable=g-import-not-at-top
   for span in spans:
@@ -88,7 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return run(config, args, worker)
 
 
-def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: ExecutorWorker) -> int:
+def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: executor_worker.ExecutorWorker
+        ) -> int:
   """Backfills the window's missing spans, runs the pipeline, prints the summary; returns the exit code."""
   import absl.logging  # pylint: disable=g-import-not-at-top  (TFX and TensorFlow load from here on)
   from pipeline import html_report, report  # pylint: disable=g-import-not-at-top

@@ -1,4 +1,5 @@
 """Shared fixtures: small slices of the shipped taxi sample and one end-to-end run shared by several tests."""
+import logging
 import os
 import shutil
 import subprocess
@@ -105,7 +106,7 @@ def execution(directory: Path, text: str, seconds: float = 0):
 @pytest.fixture(scope='module')
 def worker():
   """An executor worker that has loaded its libraries."""
-  with executor_worker.started(log_level=30) as started:
+  with executor_worker.started(logging.WARNING) as started:
     deadline = time.monotonic() + 180
     while not started.ready():
       assert time.monotonic() < deadline, 'the worker did not load its libraries in time'

@@ -30,8 +30,8 @@ def test_what_an_executor_raises_in_the_worker_is_raised_here(worker, tmp_path):
 
 def test_the_worker_dies_with_a_killed_parent():
   parent = subprocess.Popen(
-      [sys.executable, '-c', 'import time\nfrom pipeline import executor_worker\n'
-       'worker = executor_worker.ExecutorWorker(30)\nprint(worker.pid, flush=True)\ntime.sleep(600)'],
+      [sys.executable, '-c', 'import logging\nimport time\nfrom pipeline import executor_worker\n'
+       'worker = executor_worker.ExecutorWorker(logging.WARNING)\nprint(worker.pid, flush=True)\ntime.sleep(600)'],
       cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
   worker_pid = int(parent.stdout.readline())
   time.sleep(2)  # it asks to die with its parent first thing

@@ -91,18 +91,21 @@ class ExecutorWorker:
     return self._process.pid
 
   def ready(self) -> bool:
-    """Whether the worker has loaded its libraries; never waits."""
-    if not self._ready and self._process.is_alive() and self._connection.poll():
+    """Whether the worker is alive and has loaded its libraries; never waits."""
+    if not self._process.is_alive():
+      return False
+    if not self._ready and self._connection.poll():
       self._ready = self._connection.recv()[0] == READY
     return self._ready
 
   def run(self, spec: message.Message, info: data_types.ExecutionInfo) -> execution_result_pb2.ExecutorOutput:
     """Runs an executor in the worker and returns its output, or raises what it raised."""
     from tfx.proto.orchestration import execution_result_pb2  # pylint: disable=g-import-not-at-top,redefined-outer-name
-    self._connection.send((type(spec).__name__, spec.SerializeToString(), info.to_proto().SerializeToString()))
     try:
+      self._connection.send((type(spec).__name__, spec.SerializeToString(), info.to_proto().SerializeToString()))
       status, payload = self._connection.recv()
-    except EOFError:
+    except (EOFError, BrokenPipeError):
+      self._process.join(timeout=5)
       raise RuntimeError(f'the executor worker process died (exit code {self._process.exitcode})') from None
     if status == 'error':
       raise payload

@@ -1,4 +1,5 @@
 """The executor worker process: it runs real TFX executors, returns their outputs and errors, dies with its parent."""
+import logging
 import os
 import signal
 import subprocess
@@ -8,6 +9,7 @@ import time
 import pytest
 
 from conftest import REPO_ROOT, execution
+from pipeline import executor_worker
 from pipeline.components import DataValidationError
 
 
@@ -41,3 +43,18 @@ def test_the_worker_dies_with_a_killed_parent():
   while os.path.exists(f'/proc/{worker_pid}') and open(f'/proc/{worker_pid}/stat').read().split()[2] != 'Z':
     assert time.monotonic() < deadline, 'the worker outlived its killed parent'
     time.sleep(0.1)
+
+
+def test_a_worker_that_died_is_not_ready_and_says_so_when_used(tmp_path):
+  with executor_worker.started(logging.WARNING) as worker:
+    deadline = time.monotonic() + 180
+    while not worker.ready():
+      assert time.monotonic() < deadline, 'the worker did not load its libraries in time'
+      time.sleep(0.2)
+    os.kill(worker.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while worker.ready():
+      assert time.monotonic() < deadline, 'a killed worker still looks ready'
+      time.sleep(0.1)
+    with pytest.raises(RuntimeError, match=f'worker process died \\(exit code -{signal.SIGKILL.value}\\)'):
+      worker.run(*execution(tmp_path, 'hello'))

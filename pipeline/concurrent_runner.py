@@ -105,8 +105,8 @@ class LaneExecutorOperator(base_executor_operator.BaseExecutorOperator):
   SUPPORTED_EXECUTOR_SPEC_TYPE = list(LANE_SPECS)
   SUPPORTED_PLATFORM_CONFIG_TYPE = []
 
-  def __init__(self, executor_spec: message.Message, platform_config: Optional[message.Message] = None,
-               lanes: Optional[ExecutorLanes] = None):
+  def __init__(self, executor_spec: message.Message, platform_config: Optional[message.Message] = None, *,
+               lanes: ExecutorLanes):
     super().__init__(executor_spec, platform_config)
     self._lanes = lanes
 
@@ -114,8 +114,9 @@ class LaneExecutorOperator(base_executor_operator.BaseExecutorOperator):
     return self._lanes.run(self._executor_spec, execution_info)
 
 
-def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes) -> Tuple[List[str], Callable[[str], None]]:
-  """The pipeline's nodes to run, in topological order, and the function that launches one of them."""
+def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes
+                  ) -> Tuple[Dict[str, pipeline_pb2.PipelineNode], Callable[[str], None]]:
+  """The pipeline's nodes to run by id, in topological order, and the function that launches one of them."""
   deployment_config = runner_utils.extract_local_deployment_config(pipeline)
   connection = deployment_config.metadata_connection_config
   connection_config = getattr(connection, connection.WhichOneof('connection_config'))
@@ -134,7 +135,7 @@ def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes) -> Tupl
         custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
         custom_executor_operators=operators).launch()
 
-  return list(nodes), launch
+  return nodes, launch
 
 
 class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
@@ -150,7 +151,6 @@ class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
       raise ValueError('partial runs (run_options) are not supported: use TFX\'s LocalDagRunner for them')
     runtime_parameter_utils.substitute_runtime_parameter(
         pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: datetime.datetime.now().isoformat()})
-    order, launch = node_launcher(pipeline, self._lanes)
-    upstream = {n.pipeline_node.node_info.id: set(n.pipeline_node.upstream_nodes) & set(order)
-                for n in pipeline.nodes if n.pipeline_node.node_info.id in order}
-    run_in_dependency_order(order, upstream, launch, MAX_PARALLEL)
+    nodes, launch = node_launcher(pipeline, self._lanes)
+    upstream = {node_id: set(node.upstream_nodes) & set(nodes) for node_id, node in nodes.items()}
+    run_in_dependency_order(list(nodes), upstream, launch, MAX_PARALLEL)

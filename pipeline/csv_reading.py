@@ -62,9 +62,9 @@ def read_batches(path: str, types: Dict[str, pa.DataType]) -> Iterator[pa.Record
       raise conversion_error(path, list(types), error) from error
 
 
-def declared_rows(path: str) -> Optional[int]:
-  """How many rows Arrow reads from a file as the declared column types with UTF-8 text, or None when it cannot."""
-  types = {name: pa.string() if kind == pa.binary() else kind for name, kind in column_types(header(path)).items()}
+def declared_rows(path: str, names: List[str]) -> Optional[int]:
+  """How many rows Arrow reads from a file with these columns as their declared types with UTF-8 text, or None."""
+  types = {name: pa.string() if kind == pa.binary() else kind for name, kind in column_types(names).items()}
   try:
     return sum(batch.num_rows for batch in read_batches(path, types))
   except (ValueError, OSError, UnicodeDecodeError):  # pa.ArrowInvalid is a ValueError.

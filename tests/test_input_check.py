@@ -78,6 +78,6 @@ def test_text_that_is_not_utf8_is_named_though_arrow_reads_the_file(tmp_path):
 def test_a_well_formed_file_is_read_by_arrow_as_the_declared_columns(tmp_path):
   header, rows = taxi_rows()
   path = write_csv(tmp_path / 'd' / 'a.csv', header, rows[:300]) / 'a.csv'
-  assert csv_reading.declared_rows(str(path)) == 300
+  assert csv_reading.declared_rows(str(path), header) == 300
   path.write_text(path.read_text().replace('\n', ',extra\n', 2))  # the header and one ragged row
-  assert csv_reading.declared_rows(str(path)) is None
+  assert csv_reading.declared_rows(str(path), header + ['extra']) is None

@@ -9,9 +9,11 @@ FROM gcr.io/tfx-oss-public/tfx:1.16.0
 ENV TF_USE_LEGACY_KERAS=1
 
 # The compiled pipeline reads the curated schema from here (kubeflow_runner.CONTAINER_SCHEMA_FILE) and imports
-# preprocessing.transform, models.trainer and pipeline.components from the installed package. The base image
-# already holds TFX 1.16 and its whole stack, so --no-deps leaves those versions as they are.
+# preprocessing.transform, models.trainer, pipeline.components and pipeline.classifier_metrics (the Evaluator's
+# metric) from the installed package. The base image already holds TFX 1.16 and its whole stack, so --no-deps
+# leaves those versions as they are.
 COPY . /pipeline
 RUN python -m pip install --no-cache-dir --no-deps /pipeline \
  && cd /tmp \
- && python -c "import models.trainer, preprocessing.transform, pipeline.components, kubeflow_runner"
+ && python -c "import models.trainer, preprocessing.transform, pipeline.components, pipeline.classifier_metrics, \
+kubeflow_runner"

@@ -94,6 +94,9 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
   import absl.logging  # pylint: disable=g-import-not-at-top  (TFX and TensorFlow load from here on)
   from pipeline import html_report, report  # pylint: disable=g-import-not-at-top
   from pipeline.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
+  import pipeline.concurrent_runner  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+  import pipeline.pipeline  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (TFX's components)
+  executor_worker.tune_garbage_collection()
   absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
   try:
     with run_lock.exclusive(args.output_root):

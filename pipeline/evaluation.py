@@ -1,6 +1,8 @@
 """The TFMA configuration (metrics, slices, blessing thresholds) and the baseline model it compares with."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import ml_metadata as mlmd
@@ -11,11 +13,10 @@ from tfx.dsl.components.common import resolver
 
 from models.model import PREDICTION_KEY
 from models.trainer import SERVING_SIGNATURE, TRANSFORM_SIGNATURE
+from pipeline import classifier_metrics
+from pipeline import config as config_lib
 from preprocessing import features
 
-METRICS = ('ExampleCount', 'AUC', 'BinaryAccuracy', 'Precision', 'Recall', 'Calibration', 'MeanLabel',
-           'MeanPrediction')
-GATED_METRIC = 'AUC'
 GATED_METRIC_KEY = 'auc'
 CURRENT_MODEL_ID = evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY  # ModelBlessing: the model it judged.
 BLESSED = evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY  # ModelBlessing: 1 when blessed.
@@ -34,19 +35,22 @@ def auc_threshold(auc_floor: float, compare_to_baseline: bool) -> tfma.MetricThr
 def eval_config(auc_floor: float, compare_to_baseline: bool) -> tfma.EvalConfig:
   """Metrics overall and per declared slice column, through the raw-example serving signature.
 
-  The blessing thresholds apply to the overall slice; per-slice metrics are reported, not gated (many slices
-  hold a few dozen examples of one class, where AUC is undefined).
+  Every metric comes from one classifier_metrics.ClassifierMetrics, named after the gated metric. The blessing
+  thresholds apply to the overall slice; per-slice metrics are reported, not gated (many slices hold a few dozen
+  examples of one class, where AUC is undefined).
   """
-  metrics = [tfma.MetricConfig(class_name=name) for name in METRICS if name != GATED_METRIC]
-  metrics.append(tfma.MetricConfig(
-      class_name=GATED_METRIC,
+  metric_args = {'name': GATED_METRIC_KEY,
+                 'source_sha256': config_lib.source_digest([Path(classifier_metrics.__file__)])}
+  metrics = tfma.MetricConfig(
+      class_name=classifier_metrics.ClassifierMetrics.__name__, module=classifier_metrics.__name__,
+      config=json.dumps(metric_args),
       per_slice_thresholds=[tfma.PerSliceMetricThreshold(
-          slicing_specs=[tfma.SlicingSpec()], threshold=auc_threshold(auc_floor, compare_to_baseline))]))
+          slicing_specs=[tfma.SlicingSpec()], threshold=auc_threshold(auc_floor, compare_to_baseline))])
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name=SERVING_SIGNATURE, model_type=tfma.TF_GENERIC,
                                   preprocessing_function_names=[TRANSFORM_SIGNATURE],
                                   label_key=features.LABEL_KEY, prediction_key=PREDICTION_KEY)],
-      metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+      metrics_specs=[tfma.MetricsSpec(metrics=[metrics])],
       slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[column])
                                            for column in features.slice_columns()])
 

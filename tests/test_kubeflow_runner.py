@@ -65,9 +65,10 @@ def executor_class(spec: dict, task: str) -> str:
 
 
 def auc_threshold(spec: dict) -> dict:
-  """The Evaluator's AUC threshold as compiled."""
-  metrics = json.loads(parameter(spec, 'Evaluator', 'eval_config'))['metrics_specs'][0]['metrics']
-  return next(m for m in metrics if m['class_name'] == 'AUC')['per_slice_thresholds'][0]['threshold']
+  """The Evaluator's AUC threshold as compiled: on the metric named 'auc'."""
+  [metric] = json.loads(parameter(spec, 'Evaluator', 'eval_config'))['metrics_specs'][0]['metrics']
+  assert json.loads(metric['config'])['name'] == 'auc'
+  return metric['per_slice_thresholds'][0]['threshold']
 
 
 def assert_outputs_exist(spec: dict) -> None:

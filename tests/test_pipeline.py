@@ -1,5 +1,6 @@
 """The DAG's shape, its evaluation config and the inputs of its cache keys."""
 import dataclasses
+import json
 
 import tensorflow_model_analysis as tfma
 from tfx.proto import example_gen_pb2
@@ -82,14 +83,16 @@ def test_slices_and_thresholds_come_from_the_declarations():
   sliced = [list(spec.feature_keys) for spec in config.slicing_specs]
   assert sliced == [[]] + [[c] for c in features.slice_columns()]
   assert {'trip_start_hour', 'payment_type', 'company'} <= set(features.slice_columns())
-  auc = next(m for m in config.metrics_specs[0].metrics if m.class_name == 'AUC')
-  threshold = auc.per_slice_thresholds[0]
+  [metrics] = config.metrics_specs[0].metrics
+  assert (metrics.module, metrics.class_name) == ('pipeline.classifier_metrics', 'ClassifierMetrics')
+  assert json.loads(metrics.config)['name'] == 'auc'  # the key TFMA applies the config's thresholds to
+  threshold = metrics.per_slice_thresholds[0]
   assert [list(s.feature_keys) for s in threshold.slicing_specs] == [[]]
   assert threshold.threshold.value_threshold.lower_bound.value == 0.9
   assert threshold.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
   no_baseline = eval_config(auc_floor=0.9, compare_to_baseline=False)
-  auc = next(m for m in no_baseline.metrics_specs[0].metrics if m.class_name == 'AUC')
-  assert not auc.per_slice_thresholds[0].threshold.HasField('change_threshold')
+  [metrics] = no_baseline.metrics_specs[0].metrics
+  assert not metrics.per_slice_thresholds[0].threshold.HasField('change_threshold')
 
 
 def test_code_and_schema_digests_change_with_content(tmp_path):

@@ -12,7 +12,7 @@ from typing import List, Optional
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from pipeline import config as config_lib  # noqa: E402  (sets the Keras choice before TensorFlow loads)
-from pipeline import exit_codes, executor_worker, input_check, run_lock  # noqa: E402
+from pipeline import exit_codes, executor_worker, input_check, process_tuning, run_lock  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -96,7 +96,7 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
   from pipeline.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
   import pipeline.concurrent_runner  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   import pipeline.pipeline  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (TFX's components)
-  executor_worker.tune_garbage_collection()
+  process_tuning.tune()
   absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
   try:
     with run_lock.exclusive(args.output_root):

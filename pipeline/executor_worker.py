@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import logging
 import multiprocessing
 import pickle
@@ -16,6 +15,8 @@ import sys
 import traceback
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Iterator
+
+from pipeline import process_tuning
 
 if TYPE_CHECKING:
   from google.protobuf import message
@@ -26,8 +27,6 @@ PRELOADED = ('pipeline.config', 'tensorflow', 'apache_beam', 'tensorflow_data_va
              'tfx.components.statistics_gen.executor', 'tfx.components.transform.executor',
              'tfx.orchestration.portable.launcher')  # pipeline.config first: it makes the Keras choice.
 READY = 'ready'
-GC_YOUNGEST_THRESHOLD = 50_000  # allocations between collections of the youngest objects (Python's default: 700)
-GC_OLDER_THRESHOLD = 20  # collections of a generation between collections of the next (default: 10)
 
 
 def die_with_parent() -> None:
@@ -52,18 +51,6 @@ def run_executor_here(spec: message.Message, info: data_types.ExecutionInfo) -> 
   return operator.run_executor(info)
 
 
-def tune_garbage_collection() -> None:
-  """Keeps the libraries loaded so far out of garbage collection, and collects the objects made later less often.
-
-  TensorFlow, TFX, Beam and their kin load millions of objects that live as long as the process, and every full
-  collection traversed them all: 2.7 s of the main process's time in a run on the default data, and 1.8 s more at
-  interpreter exit. Graph building then makes objects by the million: collecting the youngest every 50,000
-  allocations instead of 700 halved what remained (2.9 s -> 1.3 s of collections in that process).
-  """
-  gc.freeze()
-  gc.set_threshold(GC_YOUNGEST_THRESHOLD, GC_OLDER_THRESHOLD, GC_OLDER_THRESHOLD)
-
-
 def serve_executors(connection: Connection, log_level: int) -> None:
   """The worker's loop: loads the libraries, says it is ready, then runs each executor it is sent."""
   die_with_parent()
@@ -75,7 +62,7 @@ def serve_executors(connection: Connection, log_level: int) -> None:
   from tfx.proto.orchestration import executable_spec_pb2  # pylint: disable=g-import-not-at-top
   from tfx.proto.orchestration import execution_invocation_pb2  # pylint: disable=g-import-not-at-top
   absl.logging.set_verbosity(absl.logging.INFO if log_level <= logging.INFO else absl.logging.WARNING)
-  tune_garbage_collection()
+  process_tuning.tune()
   connection.send((READY, None))
   while True:
     try:

@@ -1,12 +1,22 @@
-"""The one-combiner classifier metrics: TFMA's values (AUC exact), thresholds that gate, bounded accumulators."""
+"""The one-combiner classifier metrics: TFMA's values (AUC exact), thresholds that gate, bounded accumulators.
+
+The last test runs TFX's Evaluator on the end-to-end run's model against a baseline."""
 import math
+from pathlib import Path
 
 import models  # noqa: F401  (the project's Keras choice, before TensorFlow is imported)
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
+from google.protobuf import json_format
 from sklearn.metrics import roc_auc_score
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.types import standard_artifacts
+
+from models.model import PREDICTION_KEY
+from models.trainer import SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 
 from pipeline import classifier_metrics
 from pipeline.classifier_metrics import ClassifierMetricsCombiner, NAMES
@@ -118,3 +128,59 @@ def test_accumulators_fold_large_inputs_into_buckets_and_merge_in_any_split(monk
     assert folded[name] == pytest.approx(exact[name], 1e-12), name
   assert folded['auc'] != exact['auc'] and folded['auc'] == pytest.approx(exact['auc'], abs=1e-3)
   assert exact['auc'] == pytest.approx(roc_auc_score(examples.label, examples.prediction), abs=1e-12)
+
+
+def degraded_copy(model_dir: Path, out: Path) -> Path:
+  """A Model artifact directory whose serving signature flips a quarter of the model's scores (by example hash)."""
+  real = tf.saved_model.load(str(model_dir))
+  module = tf.Module()
+  module.real = real
+  serve, transform = real.signatures[SERVING_SIGNATURE], real.signatures[TRANSFORM_SIGNATURE]
+  spec = tf.TensorSpec([None], tf.string, name='examples')
+
+  @tf.function(input_signature=[spec])
+  def flipped(examples):
+    score = serve(examples=examples)[PREDICTION_KEY]
+    flip = tf.reshape(tf.strings.to_hash_bucket_fast(examples, 4) == 0, tf.shape(score))
+    return {PREDICTION_KEY: tf.where(flip, 1.0 - score, score)}
+
+  @tf.function(input_signature=[spec])
+  def transformed(examples):
+    return transform(examples=examples)
+
+  tf.saved_model.save(module, str(out / 'Format-Serving'),
+                      signatures={SERVING_SIGNATURE: flipped, TRANSFORM_SIGNATURE: transformed})
+  return out
+
+
+def evaluate(examples_uri: str, candidate: Path, baseline: Path, out: Path) -> tfma.ValidationResult:
+  """TFX's Evaluator executor on the eval split with the pipeline's eval config: the validation result."""
+  def artifact(kind, uri, artifact_id=0):
+    item = kind()
+    item.uri, item.id = str(uri), artifact_id
+    return item
+  examples = artifact(standard_artifacts.Examples, examples_uri)
+  examples.split_names = '["train", "eval"]'
+  outputs = {'evaluation': [artifact(standard_artifacts.ModelEvaluation, out / 'evaluation')],
+             'blessing': [artifact(standard_artifacts.ModelBlessing, out / 'blessing')]}
+  for [output] in outputs.values():
+    Path(output.uri).mkdir(parents=True)
+  evaluator_executor.Executor().Do(
+      {'examples': [examples], 'model': [artifact(standard_artifacts.Model, candidate, 1)],
+       'baseline_model': [artifact(standard_artifacts.Model, baseline, 2)]},
+      outputs, {'eval_config': json_format.MessageToJson(eval_config(auc_floor=0.5, compare_to_baseline=True)),
+                'example_splits': 'null', 'fairness_indicator_thresholds': 'null'})
+  return tfma.load_validation_result(str(out / 'evaluation'))
+
+
+def test_a_candidate_is_blessed_only_when_its_auc_is_not_below_the_baselines(e2e_run, tmp_path):
+  [trained] = (e2e_run[0] / 'pipeline' / 'Trainer' / 'model').iterdir()
+  [examples] = (e2e_run[0] / 'pipeline' / 'CsvExampleGen' / 'examples').iterdir()
+  worse = degraded_copy(trained / 'Format-Serving', tmp_path / 'worse')
+  assert evaluate(str(examples), candidate=trained, baseline=worse, out=tmp_path / 'better').validation_ok
+  rejected = evaluate(str(examples), candidate=worse, baseline=trained, out=tmp_path / 'rejected')
+  assert not rejected.validation_ok
+  [failed] = rejected.metric_validations_per_slice
+  [failure] = failed.failures
+  assert failure.metric_key.name == 'auc' and failure.metric_key.is_diff  # above the floor, below the baseline
+  assert failure.metric_value.double_value.value < -0.05

@@ -130,10 +130,9 @@ class Accumulator:
     unfolded = fold(self.labels, self.scores, self.weights)
     return unfolded + self.folded if self.folded else unfolded
 
-  def auc(self) -> float:
-    """The exact AUC until triples were folded, then the AUC over score buckets."""
+  def auc(self, totals: Totals) -> float:
+    """The exact AUC until triples were folded, then the AUC over the score buckets of totals (self.totals())."""
     if self.folded:
-      totals = self.totals()
       return roc_auc(totals.positives, totals.negatives)
     return exact_roc_auc(self.labels, self.scores, self.weights)
 
@@ -186,7 +185,8 @@ class ClassifierMetricsCombiner(beam.CombineFn):
     return merged
 
   def extract_output(self, accumulator: Accumulator) -> Dict[metric_types.MetricKey, float]:
-    values = metric_values(accumulator.totals(), accumulator.example_count, accumulator.auc())
+    totals = accumulator.totals()
+    values = metric_values(totals, accumulator.example_count, accumulator.auc(totals))
     return {key: values[name] for name, key in self._keys.items()}
 
 

@@ -41,8 +41,12 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 warnings.filterwarnings('ignore', category=FutureWarning, module='google.api_core')  # "Python 3.10 unsupported"
 
-from pipeline import config as config_lib  # noqa: E402  (sets the Keras choice before TensorFlow loads)
-from pipeline.spans import CSV_PATTERN, SPAN_PATTERN  # noqa: E402
+from models import keras_choice  # noqa: E402
+
+keras_choice.use_tf_keras()
+
+from pipeline import config as config_lib  # noqa: E402  (after the Keras choice)
+from pipeline.ingest.spans import CSV_PATTERN, SPAN_PATTERN  # noqa: E402
 
 CONTAINER_SCHEMA_FILE = '/pipeline/schema/schema.pbtxt'
 TARGETS = ('vertex', 'kfp')
@@ -251,7 +255,7 @@ def set_default_pipeline_root(path: str, pipeline_root: str) -> None:
 def compile_pipeline(args: argparse.Namespace) -> config_lib.PipelineConfig:
   """Writes the pipeline for args.target to args.output (or where the tfx CLI redirects it)."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
-  from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
+  from pipeline.dag import create_pipeline  # pylint: disable=g-import-not-at-top
   config = cloud_config(args)
   output = os.path.abspath(args.output) if '://' not in args.output else args.output
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

@@ -11,8 +11,14 @@ from typing import List, Optional
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from pipeline import config as config_lib  # noqa: E402  (sets the Keras choice before TensorFlow loads)
-from pipeline import exit_codes, executor_worker, input_check, process_tuning, run_lock  # noqa: E402
+from models import keras_choice  # noqa: E402
+
+keras_choice.use_tf_keras()
+
+from pipeline import config as config_lib  # noqa: E402  (after the Keras choice)
+from pipeline import metadata  # noqa: E402
+from pipeline.ingest import input_check  # noqa: E402
+from pipeline.local import exit_codes, executor_worker, process_tuning, run_lock  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -25,7 +31,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   parser.add_argument('--metadata-uri', default=None,
                       help='ML Metadata store: a SQLite file (default: <output-root>/metadata.db) or '
                            'mysql://USER[:PASSWORD]@HOST:PORT/DATABASE; without a password in it, '
-                           f'${config_lib.MYSQL_PASSWORD_ENV} is used')
+                           f'${metadata.MYSQL_PASSWORD_ENV} is used')
   parser.add_argument('--train-steps', type=int, default=config_lib.PipelineConfig.train_steps,
                       help='training steps (default: %(default)s)')
   parser.add_argument('--no-cache', action='store_true', help='rerun every component even if cached')
@@ -47,8 +53,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.ExecutorWorker) -> Optional[Exception]:
   """Runs the pipeline once, independent components at the same time; returns what stopped it, or None."""
-  from pipeline.concurrent_runner import ConcurrentDagRunner  # pylint: disable=g-import-not-at-top
-  from pipeline.pipeline import create_pipeline  # pylint: disable=g-import-not-at-top
+  from pipeline.dag import create_pipeline  # pylint: disable=g-import-not-at-top
+  from pipeline.local.concurrent_runner import ConcurrentDagRunner  # pylint: disable=g-import-not-at-top
   try:
     ConcurrentDagRunner(worker).run(create_pipeline(config))
     return None
@@ -58,12 +64,12 @@ def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.Exec
 
 def backfill(config: config_lib.PipelineConfig, spans: List[int],
              worker: executor_worker.ExecutorWorker) -> Optional[Exception]:
-  """Ingests and gates older spans of the window; a span the data gate stops is left out of it, not fatal."""
-  from pipeline.components import DataValidationError  # pylint: disable=g-import-not-at-top
+  """Ingests and gates older spans of the window; a span a gate stops is left out of it, not fatal."""
+  from pipeline.gates import GateError  # pylint: disable=g-import-not-at-top
   for span in spans:
     print(f'Backfilling span-{span} of the --window {config.window} (ingest and data gate only)')
     failure = run_pipeline(dataclasses.replace(config, backfill_span=span), worker)
-    if isinstance(failure, DataValidationError):
+    if isinstance(failure, GateError):
       print(f'span-{span} is left out of the window: {failure}')
     elif failure:
       return failure
@@ -78,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
       train_steps=args.train_steps, enable_cache=not args.no_cache, beam_workers=args.beam_workers,
       metadata_uri=args.metadata_uri, accept_drift=args.accept_drift, window=args.window,
       warm_start=args.warm_start)
-  config_lib.keep_password_out_of_logs(config.metadata_connection_config)
+  metadata.keep_password_out_of_logs(config.metadata_connection_config)
   problems = input_check.check_data_root(config.data_root)
   if problems:
     print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
@@ -92,26 +98,27 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
         ) -> int:
   """Backfills the window's missing spans, runs the pipeline, prints the summary; returns the exit code."""
   import absl.logging  # pylint: disable=g-import-not-at-top  (TFX and TensorFlow load from here on)
-  from pipeline import html_report, report  # pylint: disable=g-import-not-at-top
-  from pipeline.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
-  import pipeline.concurrent_runner  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-  import pipeline.pipeline  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (TFX's components)
+  from pipeline.gates.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
+  from pipeline.reporting import html_report, run_summary  # pylint: disable=g-import-not-at-top
+  import pipeline.dag  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (TFX's components)
+  import pipeline.local.concurrent_runner  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   process_tuning.tune()
   absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
   try:
     with run_lock.exclusive(args.output_root):
       started = time.monotonic()
-      spans = spans_to_backfill(report.open_store(config), config.pipeline_name, config.data_root, config.window)
+      store = metadata.open_store(config.metadata_connection_config)
+      spans = spans_to_backfill(store, config.pipeline_name, config.data_root, config.window)
       problems = input_check.check_data_root(config.data_root, spans) if spans else []
       if problems:
         print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
         return exit_codes.BAD_INPUT
       failure = backfill(config, spans, worker) or run_pipeline(config, worker)
-      summary = report.summarize_latest_run(config)
+      summary = run_summary.summarize_latest_run(store, config)
       wall_seconds = time.monotonic() - started
-      print(report.format_summary(summary, failure, wall_seconds))
-      print(html_report.write_run_report(config, args.output_root, summary, failure, wall_seconds))
-      return report.exit_code(failure)
+      print(run_summary.format_summary(summary, failure, wall_seconds))
+      print(html_report.write_run_report(store, config, args.output_root, summary, failure, wall_seconds))
+      return exit_codes.exit_code(failure)
   except run_lock.OutputRootBusyError as e:
     print(f'error: {e}', file=sys.stderr)
     return exit_codes.BUSY

@@ -1,4 +1,5 @@
-"""Installs the pipeline code (pipeline/, models/, preprocessing/, schema/) into an environment that has TFX.
+"""Installs the pipeline code (pipeline/ with its sub-packages, models/, preprocessing/, schema/) into an environment
+that has TFX.
 
 The pinned environment itself comes from requirements.lock (make venv); the container image starts from the
 official TFX image and installs this package on top.
@@ -10,7 +11,7 @@ setuptools.setup(
     version='0.1.0',
     description='Reference TFX pipeline: Chicago taxi "big tipper" from CSV to a validated, pushed model.',
     python_requires='>=3.9,<3.11',
-    packages=setuptools.find_packages(include=['pipeline', 'models', 'preprocessing', 'schema']),
+    packages=setuptools.find_packages(include=['pipeline', 'pipeline.*', 'models', 'preprocessing', 'schema']),
     package_data={'schema': ['schema.pbtxt']},
     py_modules=['local_runner', 'kubeflow_runner'],
 )

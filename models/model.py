@@ -7,10 +7,9 @@ from typing import Dict, Mapping, Tuple
 import tensorflow as tf
 import tf_keras as keras
 
+from models.contract import PREDICTION_KEY
 from preprocessing import features
 from preprocessing.features import Output
-
-PREDICTION_KEY = 'probability'
 
 
 @dataclasses.dataclass(frozen=True)

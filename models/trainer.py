@@ -15,14 +15,12 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from models import distribution, warm_start
-from models.model import PREDICTION_KEY, HParams, build_model
+from models.contract import (PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, TRANSFORM_SIGNATURE, WARM_START_FILE,
+                             WEIGHTS_FILE)
+from models.model import HParams, build_model
+from pipeline import compat
 from preprocessing import features
 from preprocessing.features import Output
-
-SERVING_SIGNATURE = 'serving_default'
-TRANSFORM_SIGNATURE = 'transform_features'
-WEIGHTS_FILE = 'weights.npz'  # beside Format-Serving in the Model artifact: weights and vocabularies.
-WARM_START_FILE = 'warm_start.json'  # beside it: which weights a warm-started model took from which model.
 
 
 def cardinalities(tf_transform_output: tft.TFTransformOutput) -> Dict[str, int]:
@@ -68,12 +66,12 @@ def export_signatures(model: keras.Model, tft_layer: keras.layers.Layer,
   serving_spec = {k: v for k, v in raw_spec.items() if k in features.serving_columns()}
   model_keys = [spec.key for spec in features.transformed_features()]
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')], autograph=False)
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)], autograph=False)
   def serve_raw_examples(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
     transformed = tft_layer(tf.io.parse_example(serialized, serving_spec))
     return {PREDICTION_KEY: model({k: transformed[k] for k in model_keys})}
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')], autograph=False)
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)], autograph=False)
   def transform_features(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
     return tft_layer(tf.io.parse_example(serialized, raw_spec))
 
@@ -90,7 +88,7 @@ def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransfor
   tft_layer = tf_transform_output.transform_features_layer()
   module = tf.Module()
   module.model_variables = list(model.variables)
-  module.transform_resources = tft_layer._saved_model_loader_tracked_dict  # pylint: disable=protected-access
+  module.transform_resources = compat.transform_layer_resources(tft_layer)
   tf.saved_model.save(module, export_dir, signatures=export_signatures(model, tft_layer, tf_transform_output))
 
 

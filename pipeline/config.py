@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import os
-import urllib.parse
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.spans import CSV_PATTERN, csv_files, estimated_rows, input_pattern
+from pipeline.ingest.spans import CSV_PATTERN, csv_files, estimated_rows, input_pattern
+from pipeline.metadata import metadata_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO_ROOT / 'schema' / 'schema.pbtxt'
@@ -19,8 +18,6 @@ SETUP_FILE = REPO_ROOT / 'setup.py'
 PIPELINE_NAME = 'taxi-big-tipper'
 DEFAULT_OUTPUT_ROOT = 'outputs'
 METADATA_FILE = 'metadata.db'
-MYSQL_PASSWORD_ENV = 'MLMD_MYSQL_PASSWORD'
-MYSQL_DEFAULT_PORT = 3306
 DEFAULT_TRAINER_MACHINE = 'n1-standard-4'  # CPU replicas of a multi-worker Trainer without --machine-type.
 SPLIT_BUCKETS = (4, 1)  # ExampleGen's train and eval hash buckets: a fifth of the rows for evaluation,
 MAX_EVAL_ROWS = 10_000  # up to about this many. Evaluation time grows with its rows; its precision barely does.
@@ -118,95 +115,6 @@ def shipped_taxi_data() -> str:
   """The directory of the Chicago taxi sample CSV that ships inside the installed tfx package."""
   import tfx  # pylint: disable=g-import-not-at-top
   return os.path.join(os.path.dirname(tfx.__file__), 'examples', 'chicago_taxi_pipeline', 'data', 'simple')
-
-
-def sqlite_metadata(path: str) -> metadata_store_pb2.ConnectionConfig:
-  """An MLMD connection to a SQLite file, created if missing."""
-  config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = path
-  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-  return config
-
-
-def mysql_metadata(host: str, port: int, database: str, user: str,
-                   password: str) -> metadata_store_pb2.ConnectionConfig:
-  """An MLMD connection to a MySQL or MariaDB database (native-password auth), created if missing."""
-  config = metadata_store_pb2.ConnectionConfig()
-  config.mysql.host = host
-  config.mysql.port = port
-  config.mysql.database = database
-  config.mysql.user = user
-  config.mysql.password = password
-  return config
-
-
-def redact_uri(uri: str) -> str:
-  """A metadata URI fit to print: any password replaced by ***."""
-  parsed = urllib.parse.urlsplit(uri)
-  if parsed.password is None:
-    return uri
-  host = parsed.netloc.rsplit('@', 1)[1]
-  return urllib.parse.urlunsplit(parsed._replace(netloc=f'{parsed.username}:***@{host}'))
-
-
-def metadata_config(uri: str, environ: Mapping[str, str] = os.environ) -> metadata_store_pb2.ConnectionConfig:
-  """The MLMD connection of a --metadata-uri.
-
-  A path (or sqlite:///path) is a SQLite file; mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE is a MySQL or
-  MariaDB database. Without a password in the URI, the one in $MLMD_MYSQL_PASSWORD is used, so that it need not
-  appear on a command line. Use 127.0.0.1 rather than localhost: MLMD's client then connects over TCP.
-  """
-  parsed = urllib.parse.urlsplit(uri)
-  if parsed.scheme == 'mysql':
-    database = parsed.path.strip('/')
-    if not parsed.hostname or not parsed.username or not database:
-      raise ValueError(f'expected mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, got {redact_uri(uri)}')
-    password = (urllib.parse.unquote(parsed.password) if parsed.password is not None
-                else environ.get(MYSQL_PASSWORD_ENV, ''))
-    return mysql_metadata(parsed.hostname, parsed.port or MYSQL_DEFAULT_PORT, database,
-                          urllib.parse.unquote(parsed.username), password)
-  if parsed.scheme == 'sqlite':
-    return sqlite_metadata(os.path.abspath(parsed.path))
-  if parsed.scheme:
-    raise ValueError(f'unsupported metadata URI {redact_uri(uri)}: give a SQLite path or mysql://...')
-  return sqlite_metadata(os.path.abspath(uri))
-
-
-def describe_metadata(connection: metadata_store_pb2.ConnectionConfig) -> str:
-  """Where an MLMD connection points, fit to print (never the password)."""
-  if connection.HasField('mysql'):
-    mysql = connection.mysql
-    return f'mysql://{mysql.user}@{mysql.host}:{mysql.port}/{mysql.database}'
-  if connection.HasField('sqlite'):
-    return connection.sqlite.filename_uri
-  return connection.WhichOneof('config') or '(none)'
-
-
-def keep_password_out_of_logs(connection: metadata_store_pb2.ConnectionConfig) -> None:
-  """From now on, every log record shows a MySQL connection's password as ***.
-
-  TFX logs connection configs at INFO level (--verbose): its LocalDagRunner logs the whole one.
-  """
-  from google.protobuf import text_encoding  # pylint: disable=g-import-not-at-top
-  password = connection.mysql.password if connection.HasField('mysql') else ''
-  if not password:
-    return
-  secrets = {password, text_encoding.CEscape(password, as_utf8=True)}
-  make_record = logging.getLogRecordFactory()
-
-  def redacted_record(*args, **kwargs) -> logging.LogRecord:
-    record = make_record(*args, **kwargs)
-    try:
-      message = record.getMessage()
-    except (TypeError, ValueError):
-      return record
-    if any(secret in message for secret in secrets):
-      for secret in sorted(secrets, key=len, reverse=True):
-        message = message.replace(secret, '***')
-      record.msg, record.args = message, ()
-    return record
-
-  logging.setLogRecordFactory(redacted_record)
 
 
 def direct_runner_args(workers: int) -> Tuple[str, ...]:

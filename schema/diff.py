@@ -10,11 +10,14 @@ import os
 import sys
 from typing import Dict, List, Optional
 
-import models  # noqa: F401  (the project's Keras choice, before TensorFlow is imported)
-import tensorflow_data_validation as tfdv
-from tensorflow_metadata.proto.v0 import schema_pb2
+from models import keras_choice
 
-from pipeline.config import SCHEMA_FILE, shipped_taxi_data
+keras_choice.use_tf_keras()
+
+import tensorflow_data_validation as tfdv  # noqa: E402  (after the Keras choice)
+from tensorflow_metadata.proto.v0 import schema_pb2  # noqa: E402
+
+from pipeline.config import SCHEMA_FILE, shipped_taxi_data  # noqa: E402
 
 
 def bounds(domain) -> str:

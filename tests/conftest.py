@@ -1,4 +1,8 @@
-"""Shared fixtures: small slices of the shipped taxi sample and one end-to-end run shared by several tests."""
+"""Shared fixtures: small slices of the shipped taxi sample and one end-to-end run shared by several tests.
+
+The tests mirror the modules they test: tests/pipeline/gates/test_drift.py tests pipeline/gates/drift.py, and so on;
+the tests at this level run local_runner.py and kubeflow_runner.py as users do.
+"""
 import logging
 import os
 import shutil
@@ -7,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import models  # noqa: F401  (the project's Keras choice, before TensorFlow is imported)
+from models import keras_choice
+
+keras_choice.use_tf_keras()  # before TensorFlow is imported
+
 import pytest
 from tfx.dsl.components.base import base_executor
 from tfx.orchestration.portable import data_types
@@ -16,8 +23,8 @@ from tfx.types import standard_artifacts
 
 from benchmarks import generate
 from pipeline import config as config_lib
-from pipeline import executor_worker
-from pipeline.components import DataValidationError
+from pipeline.gates.data import DataValidationError
+from pipeline.local import executor_worker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 E2E_ROWS = 3000
@@ -116,10 +123,11 @@ def worker():
 
 def latest_run(output_root: Path):
   """The summary of the newest run recorded in <output_root>/metadata.db."""
-  from pipeline import report  # pylint: disable=g-import-not-at-top
+  from pipeline import metadata  # pylint: disable=g-import-not-at-top
+  from pipeline.reporting import run_summary  # pylint: disable=g-import-not-at-top
   config = config_lib.local_config(data_root=str(output_root), output_root=str(output_root), train_steps=1,
                                    enable_cache=True, beam_workers=1)
-  return report.summarize_latest_run(config)
+  return run_summary.summarize_latest_run(metadata.open_store(config.metadata_connection_config), config)
 
 
 def tree_digest(root: Path) -> str:

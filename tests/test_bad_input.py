@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import latest_run, run_local, taxi_rows, tree_digest, write_csv
-from pipeline import exit_codes
+from pipeline.local import exit_codes
 
 ROWS = 1000
 

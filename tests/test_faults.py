@@ -5,7 +5,7 @@ import sys
 import time
 
 from conftest import REPO_ROOT, latest_run, run_local
-from pipeline import exit_codes
+from pipeline.local import exit_codes
 
 UPSTREAM_OF_TRAINER = {'CsvExampleGen', 'StatisticsGen', 'CuratedSchemaGen', 'ExampleValidator', 'DataGate',
                        'DriftGate', 'Transform'}

@@ -23,7 +23,7 @@ ENV = {'PIPELINE_ROOT': 'gs://bucket/root', 'PIPELINE_IMAGE': 'img:1'}
 RESOLVER = 'latest_blessed_model_resolver'
 VERTEX_TRAINER = 'tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor'
 IN_PIPELINE_TRAINER = 'tfx.components.trainer.executor.GenericExecutor'
-WIRING = {  # task: {input: (producer task, producer output)}, as the DAG in pipeline/pipeline.py declares it.
+WIRING = {  # task: {input: (producer task, producer output)}, as the DAG in pipeline/dag.py declares it.
     'CsvExampleGen': {},
     'CuratedSchemaGen': {},
     'StatisticsGen': {'examples': ('CsvExampleGen', 'examples')},
@@ -247,8 +247,9 @@ def project_code(spec: dict) -> set:
 
 def test_setup_py_installs_what_the_compiled_pipeline_imports(vertex_job, tmp_path):
   code = project_code(vertex_job['pipelineSpec'])
-  assert code == {'models.trainer.run_fn', 'preprocessing.transform.preprocessing_fn', 'pipeline.csv_examples.Executor',
-                  'pipeline.components.DataGate_Executor', 'pipeline.components.AtomicPusherExecutor'}
+  assert code == {'models.trainer.run_fn', 'preprocessing.transform.preprocessing_fn',
+                  'pipeline.ingest.example_gen.Executor', 'pipeline.gates.data.DataGate_Executor',
+                  'pipeline.serving.pusher.AtomicPusherExecutor'}
   venv = tmp_path / 'venv'
   subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=300)
   site_packages = next((venv / 'lib').glob('python3*/site-packages'))
@@ -260,7 +261,8 @@ def test_setup_py_installs_what_the_compiled_pipeline_imports(vertex_job, tmp_pa
       capture_output=True, text=True, timeout=600, check=False)
   assert install.returncode == 0, install.stdout + install.stderr
   probe = subprocess.run([str(venv / 'bin' / 'python'), '-c', IMPORT_PROBE, *sorted(code),
-                          'pipeline.components.CuratedSchemaGen'],
+                          'pipeline.ingest.schema_import.CuratedSchemaGen',
+                          'pipeline.evaluation.classifier_metrics.ClassifierMetrics'],
                          cwd=tmp_path, env={'PATH': '/usr/bin:/bin', 'HOME': str(tmp_path)},
                          capture_output=True, text=True, timeout=600, check=False)
   assert probe.returncode == 0, probe.stderr[-3000:]

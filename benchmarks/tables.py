@@ -1,0 +1,160 @@
+"""The benchmark's result tables (cold runs, the fully cached rerun, serving) and the Markdown report around them:
+when, on what machine, with which command and how the figures were made."""
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+from typing import List, Optional, Sequence, Tuple
+
+import psutil
+
+from benchmarks.measure import POLL_SECONDS
+from benchmarks.results import OURS, SAMPLE_ROWS, TEMPLATE, RunResult, find_result, size_label
+from benchmarks.serving import BATCH
+
+THROUGHPUT_COMPONENTS = ('CsvExampleGen', 'StatisticsGen', 'Transform')
+
+Table = Tuple[List[str], List[List[str]]]  # header, rows of cells.
+
+
+def ratio(ours: Optional[float], template: Optional[float]) -> Optional[float]:
+  """ours / template, or None when either is missing or the template's is not positive."""
+  if ours is None or template is None or template <= 0:
+    return None
+  return ours / template
+
+
+def rows_per_second(rows: int, seconds: Optional[float]) -> Optional[float]:
+  """Throughput, or None without a positive duration."""
+  return rows / seconds if seconds and seconds > 0 else None
+
+
+def fmt(value: Optional[float], digits: int = 1) -> str:
+  """A number for the table; '-' when missing."""
+  if value is None or (isinstance(value, float) and math.isnan(value)):
+    return '-'
+  return f'{value:,.{digits}f}'
+
+
+def fmt_ratio(value: Optional[float]) -> str:
+  """A ratio as '0.42x'; '-' when missing."""
+  return '-' if value is None else f'{value:.2f}x'
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+  """A Markdown table, padded so that it also reads well in a terminal; the first column left-aligned."""
+  widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+
+  def line(cells: Sequence[str]) -> str:
+    padded = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+    return '| ' + ' | '.join(padded) + ' |'
+
+  rule = '|' + '|'.join(('-' * (w + 1) + ':') if i else (':' + '-' * (w + 1)) for i, w in enumerate(widths)) + '|'
+  return '\n'.join([line(header), rule] + [line(r) for r in rows])
+
+
+def ordered_components(results: Sequence[RunResult]) -> List[str]:
+  """Node ids in order of first appearance over the results."""
+  names: List[str] = []
+  for result in results:
+    names += [n for n in result.components if n not in names]
+  return names
+
+
+def cold_run_table(results: Sequence[RunResult], sizes: Sequence[float]) -> Table:
+  """Component rows x (ours, template, ratio) per size, then wall time, peak memory, throughputs and AUC."""
+  header = ['']
+  columns: List[Tuple[Optional[RunResult], Optional[RunResult]]] = []
+  for size in sizes:
+    ours, template = find_result(results, OURS, size), find_result(results, TEMPLATE, size)
+    columns.append((ours, template))
+    header += [f'ours {size_label(size)}'] + ([f'template {size_label(size)}', 'ratio'] if template else [])
+
+  def row(label: str, value, digits: int = 1, with_ratio: bool = True) -> List[str]:
+    cells = [label]
+    for ours, template in columns:
+      a, b = (value(ours) if ours else None), (value(template) if template else None)
+      cells.append(fmt(a, digits))
+      if template:
+        cells += [fmt(b, digits), fmt_ratio(ratio(a, b)) if with_ratio else '']
+    return cells
+
+  def text_row(label: str, text) -> List[str]:
+    cells = [label]
+    for ours, template in columns:
+      cells += [text(ours) if ours else '-'] + ([text(template), ''] if template else [])
+    return cells
+
+  rows = [row(f'{name} (s)', lambda r, n=name: r.components.get(n)) for name in ordered_components(results)]
+  rows.append(row('**wall clock (s)**', lambda r: r.measured.seconds))
+  rows.append(row('peak memory (MB)', lambda r: r.measured.peak_rss_bytes / 2**20, 0))
+  rows.append(text_row('peak memory during', lambda r: r.peak_component or 'no component'))
+  rows.append(row('rows', lambda r: r.rows, 0, with_ratio=False))
+  for name in THROUGHPUT_COMPONENTS:
+    rows.append(row(f'{name} rows/s', lambda r, n=name: rows_per_second(r.rows, r.components.get(n)), 0))
+  rows.append(row('holdout AUC', lambda r: r.auc, 4, with_ratio=False))
+  rows.append(row('exit code', lambda r: r.measured.returncode, 0, with_ratio=False))
+  return header, rows
+
+
+def serving_table(results: Sequence[RunResult]) -> Table:
+  """Serving latency of one raw example and batch throughput, per run that pushed a model."""
+  header = ['pushed model', 'p50 ms (1 example)', 'p99 ms (1 example)', f'examples/s (batch {BATCH})']
+  rows = [[f'{r.pipeline} {size_label(r.size)}', fmt(r.serving.get('p50_ms'), 2), fmt(r.serving.get('p99_ms'), 2),
+           fmt(r.serving.get('batch_examples_per_s'), 0)] for r in results if r.serving]
+  return header, rows
+
+
+def ran_again(result: RunResult) -> List[str]:
+  """Components of a rerun that executed instead of coming from the cache, with their seconds (resolvers aside)."""
+  return [f'{name} {result.components.get(name, 0):.1f} s' for name, state in result.states.items()
+          if state != 'CACHED' and not name.endswith('resolver')]
+
+
+def cached_table(result: RunResult) -> Table:
+  """The fully cached rerun: wall time, how many components came from the cache, and which did not."""
+  cached = sum(1 for s in result.states.values() if s == 'CACHED')
+  return (['fully cached rerun', 'wall clock (s)', 'components cached', 'ran again', 'peak memory (MB)', 'exit code'],
+          [[f'ours {size_label(result.size)}', fmt(result.measured.seconds), f'{cached} of {len(result.states)}',
+            ', '.join(ran_again(result)) or 'none', fmt(result.measured.peak_rss_bytes / 2**20, 0),
+            str(result.measured.returncode)]])
+
+
+def cpu_model() -> str:
+  """The CPU model name from /proc/cpuinfo."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), platform.processor())
+  except OSError:
+    return platform.processor() or 'unknown'
+
+
+def machine() -> str:
+  """Cores, memory and CPU of this machine."""
+  return f'{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB memory, {cpu_model()}'
+
+
+def run_notes(kept: int, held: int, seed: int, beam_workers: int, load_at_start: float) -> List[str]:
+  """How the figures were made, for the results file."""
+  workers = f' --beam-workers {beam_workers}' if beam_workers > 1 else ''
+  return [f'data: size 1 = the shipped sample less the {held:,} rows held back for the AUC ({kept:,} rows); other '
+          f'sizes = size x {SAMPLE_ROWS:,} rows generated from those kept rows (benchmarks/generate.py, seed {seed})',
+          f'ours: `local_runner.py --no-cache{workers}`; template: `tfx template copy --model=taxi` with every '
+          'component appended, run by its own local_runner.py',
+          f'peak memory: largest sum of RSS over the run\'s process tree, polled every {POLL_SECONDS} s; wall clock '
+          'includes interpreter start and imports',
+          f'load average (1 min) at start: {load_at_start:.2f}, at end: {os.getloadavg()[0]:.2f} '
+          f'(other work on the machine slows every figure)']
+
+
+def render(tables: Sequence[Tuple[str, Table]], command: str, notes: Sequence[str]) -> str:
+  """The whole result as Markdown: when, where, how, then every table."""
+  parts = ['# Benchmark results', '',
+           f'- date: {datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}',
+           f'- machine: {machine()}', f'- command: `{command}`'] + [f'- {n}' for n in notes]
+  for title, (header, rows) in tables:
+    if rows:
+      parts += ['', f'## {title}', '', format_table(header, rows)]
+  return '\n'.join(parts) + '\n'

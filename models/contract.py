@@ -1,0 +1,10 @@
+"""What the exported model promises the rest of the pipeline (Evaluator, Pusher, reports, serving clients).
+
+Plain names only, no TensorFlow: reporting reads them without loading the trainer.
+"""
+SERVING_SIGNATURE = 'serving_default'  # serialized raw tf.Examples (no label column) -> {PREDICTION_KEY: scores}
+TRANSFORM_SIGNATURE = 'transform_features'  # serialized raw tf.Examples -> transformed features (TFMA's labels)
+SERVING_INPUT = 'examples'  # the input name of both signatures
+PREDICTION_KEY = 'probability'  # the big-tipper probability, in [0, 1]
+WEIGHTS_FILE = 'weights.npz'  # beside Format-Serving in the Model artifact: weights and vocabularies.
+WARM_START_FILE = 'warm_start.json'  # beside it: which weights a warm-started model took from which model.

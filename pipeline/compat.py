@@ -1,0 +1,68 @@
+"""The private internals of TFX, tensorflow-transform and Beam that this project relies on, each behind one adapter.
+
+Every adapter checks, when it is used, that the library is the version requirements.lock pins and that the
+internal is still there, and otherwise fails naming both versions and the internal: an upgrade breaks here, loudly,
+instead of somewhere downstream. Protected members that the libraries document for subclasses (an executor's
+_log_startup, a Beam executor's _beam_pipeline_args) are not fenced.
+
+Public names are imported from the modules that define them, not from tfx.v1: importing anything from tfx.v1 loads
+every component and extension, 13.5 s against 9.1 s for tfx.components here, at the start of every local run.
+kubeflow_runner.py, which only compiles, uses tfx.v1.
+"""
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any, Callable
+
+PINNED = {'tfx': '1.16.0', 'tensorflow-transform': '1.16.0', 'apache-beam': '2.61.0'}  # as in requirements.lock
+WRAPPED_MARK = '_taxi_pipeline_wraps'  # set on a function installed by wrap_beam_function_args_defaults.
+
+
+class InternalsChanged(RuntimeError):
+  """A library no longer has the version or the private internal this project relies on."""
+
+
+def private(distribution: str, holder: Any, name: str) -> Any:
+  """holder.name, a private internal of an installed distribution, once its version is checked against PINNED."""
+  installed = metadata.version(distribution)
+  where = f'{getattr(holder, "__name__", type(holder).__name__)}.{name}'
+  if installed != PINNED[distribution]:
+    raise InternalsChanged(
+        f'this project relies on {where}, a private internal of {distribution} {PINNED[distribution]} (pinned in '
+        f'requirements.lock), but {distribution} {installed} is installed: check that {where} still behaves the '
+        f'same, then update PINNED in pipeline/compat.py')
+  if not hasattr(holder, name):
+    raise InternalsChanged(f'{distribution} {installed} has no {where}, which this project relies on')
+  return getattr(holder, name)
+
+
+def wrap_beam_function_args_defaults(wrap: Callable[[Callable], Callable]) -> None:
+  """Replaces Beam's core.get_function_args_defaults (DoFn signatures) by wrap(it), once per process."""
+  from apache_beam.transforms import core  # pylint: disable=g-import-not-at-top
+  current = private('apache-beam', core, 'get_function_args_defaults')
+  if not hasattr(current, WRAPPED_MARK):
+    wrapped = wrap(current)
+    setattr(wrapped, WRAPPED_MARK, current)
+    core.get_function_args_defaults = wrapped
+
+
+def transform_layer_resources(tft_layer: Any) -> Any:
+  """The TFT layer's tracked resources (tables, assets), to export with a SavedModel that is not Keras's."""
+  return private('tensorflow-transform', tft_layer, '_saved_model_loader_tracked_dict')
+
+
+def mark_pushed(executor: Any, pushed_model: Any, destination: str, version: str) -> None:
+  """Records a PushedModel as pushed to destination, with TFX's Pusher's own properties."""
+  private('tfx', executor, '_MarkPushed')(pushed_model, pushed_destination=destination, pushed_version=version)
+
+
+def mark_not_pushed(executor: Any, pushed_model: Any) -> None:
+  """Records a PushedModel as not pushed, as TFX's Pusher does."""
+  private('tfx', executor, '_MarkNotPushed')(pushed_model)
+
+
+def init_component_skipping(component: Any, component_class: type, spec: Any) -> None:
+  """Initializes a component as BaseComponent does, skipping component_class.__init__ (for a spec it cannot build)."""
+  from tfx.dsl.components.base import base_component  # pylint: disable=g-import-not-at-top
+  private('tfx', base_component.BaseComponent, '__init__')
+  super(component_class, component).__init__(spec=spec)

@@ -1,0 +1,211 @@
+"""The TFX DAG, built from a PipelineConfig alone."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+from google.protobuf import wrappers_pb2
+from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base.base_node import BaseNode
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
+from tfx.types.channel import Channel
+from tfx.types.standard_artifacts import ExampleStatistics, Examples, Model, ModelBlessing
+
+from pipeline import compat
+from pipeline import config as config_lib
+from pipeline.evaluation.baseline import BaselineModel
+from pipeline.evaluation.config import eval_config
+from pipeline.gates.data import DataGate
+from pipeline.gates.drift import DriftGate, ServedDataStatistics
+from pipeline.gates.window import EXAMPLE_GEN, SpanWindow
+from pipeline.ingest import csv_reading
+from pipeline.ingest import example_gen as native_csv
+from pipeline.ingest.schema_import import CuratedSchemaGen
+from pipeline.serving.pusher import AtomicPusherExecutor
+from preprocessing import features
+
+PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
+RUN_FN = 'models.trainer.run_fn'
+# Transform builds the preprocessing_fn as a TF1 graph: on the default data here that takes about 30 % less time
+# than the TF2 path, which traces the function again for each analysis step. Serving is the same.
+TRANSFORM_TF_COMPAT_V1 = True
+
+
+def vertex_training_config(hardware: config_lib.TrainerHardware) -> Dict[str, Any]:
+  """The Trainer custom_config entries that make it submit a Vertex AI CustomJob on the requested machines."""
+  from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
+  return {
+      vertex.ENABLE_VERTEX_KEY: True,
+      vertex.VERTEX_REGION_KEY: hardware.region,
+      vertex.TRAINING_ARGS_KEY: {'project': hardware.project,
+                                 'job_spec': {'worker_pool_specs': hardware.worker_pool_specs()}},
+  }
+
+
+def create_trainer(hardware: config_lib.TrainerHardware, custom_config: Dict[str, Any],
+                   **kwargs: Any) -> BaseNode:
+  """The Trainer in the pipeline's own container, or as a Vertex AI custom job when the hardware asks for one."""
+  if not hardware.custom_job:
+    return Trainer(custom_config=custom_config, **kwargs)
+  from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
+  return vertex.Trainer(
+      custom_config={**custom_config, **vertex_training_config(hardware)}, **kwargs)
+
+
+def drift_check(config: config_lib.PipelineConfig, statistics_gen: BaseNode,
+                schema_gen: BaseNode) -> List[BaseNode]:
+  """The resolver of the served model's data statistics, then the drift gate comparing the new data with them.
+
+  Local runs only: the resolver reads lineage from ML Metadata, which Vertex and KFP compilers cannot express.
+  """
+  served = Resolver(
+      strategy_class=ServedDataStatistics,
+      statistics=Channel(type=ExampleStatistics),
+  ).with_id('served_data_statistics_resolver')
+  gate = DriftGate(statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
+                   served_statistics=served.outputs['statistics'], accept_drift=config.accept_drift)
+  return [served, gate]
+
+
+def split_config(buckets: Tuple[int, int]) -> example_gen_pb2.Output:
+  """ExampleGen's output: train and eval splits of the given hash buckets."""
+  return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+      example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=buckets[0]),
+      example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=buckets[1])]))
+
+
+def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
+  """CsvExampleGen over the data root (its latest span, or the span to backfill) with a deterministic split.
+
+  Its executor reads CSV natively (pipeline/ingest/example_gen.py); the digest of that code and of the declared
+  column types is a parameter, so that the cache notices edits to them.
+  """
+  code = wrappers_pb2.StringValue(value=config_lib.source_digest(
+      [Path(module.__file__) for module in (native_csv, csv_reading, features)]))
+  custom_config = example_gen_pb2.CustomConfig()
+  custom_config.custom_config.Pack(code)
+  range_config = None
+  if config.backfill_span is not None:
+    range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
+        start_span_number=config.backfill_span, end_span_number=config.backfill_span))
+  return native_csv.ArrowCsvExampleGen(
+      input_base=config.data_root,
+      input_config=example_gen_pb2.Input(
+          splits=[example_gen_pb2.Input.Split(name='single_split', pattern=config.input_pattern)]),
+      output_config=split_config(config.split_buckets),
+      custom_config=custom_config, range_config=range_config).with_id(EXAMPLE_GEN)
+
+
+def span_window(config: config_lib.PipelineConfig, example_gen: BaseNode, gates: List[BaseNode]) -> BaseNode:
+  """The resolver of the newest config.window spans that passed the gates, run after this run's gates."""
+  window = Resolver(
+      strategy_class=SpanWindow, config={'window': config.window},
+      examples=Channel(type=Examples, producer_component_id=example_gen.id, output_key='examples'),
+  ).with_id('span_window_resolver')
+  for gate in gates:
+    window.add_upstream_node(gate)
+  return window
+
+
+def latest_blessed_model_resolver() -> BaseNode:
+  """The resolver of the newest blessed model: the Trainer's start with --warm-start, and the baseline on Vertex."""
+  return Resolver(
+      strategy_class=LatestBlessedModelStrategy,
+      model=Channel(type=Model),
+      model_blessing=Channel(type=ModelBlessing),
+  ).with_id('latest_blessed_model_resolver')
+
+
+def baseline_model_resolver(trainer: BaseNode) -> BaseNode:
+  """The resolver of the Evaluator's baseline: the newest blessed model other than this run's Trainer output."""
+  return Resolver(
+      strategy_class=BaselineModel,
+      model=Channel(type=Model),
+      model_blessing=Channel(type=ModelBlessing),
+      candidate=trainer.outputs['model'],
+  ).with_id('baseline_model_resolver')
+
+
+def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
+  """ExampleGen to Pusher, with the gates before the Trainer and the baseline resolver when configured.
+
+  A backfill configuration stops after the data gate: it only ingests and checks one older span of a window.
+  """
+  example_gen = create_example_gen(config)
+  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
+  schema_gen = CuratedSchemaGen(
+      schema_file=config.schema_file,
+      schema_sha256=config_lib.source_digest([config_lib.SCHEMA_FILE]))
+  example_validator = ExampleValidator(
+      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+  data_gate = DataGate(anomalies=example_validator.outputs['anomalies'])
+  nodes: List[BaseNode] = [example_gen, statistics_gen, schema_gen, example_validator, data_gate]
+  if config.backfill_span is not None:
+    return nodes
+  gates = [data_gate]
+  if config.check_drift:
+    drift_nodes = drift_check(config, statistics_gen, schema_gen)
+    drift_nodes[-1].add_upstream_node(data_gate)  # schema problems are reported first.
+    nodes += drift_nodes
+    gates.append(drift_nodes[-1])
+  training_examples = example_gen.outputs['examples']
+  if config.window > 1:
+    nodes.append(span_window(config, example_gen, gates))
+    training_examples = nodes[-1].outputs['examples']
+  preprocessing_code = config_lib.source_digest([config_lib.REPO_ROOT / 'preprocessing'])
+  # Transform only analyzes the data and writes the transform graph: the Trainer applies that graph to the raw
+  # examples it reads, as serving does. Writing every transformed example took most of Transform's time and the
+  # Trainer reads only train_steps batches of them.
+  transform = Transform(
+      examples=training_examples, schema=schema_gen.outputs['schema'],
+      preprocessing_fn=PREPROCESSING_FN, materialize=False, disable_statistics=True, disable_analyzer_cache=True,
+      force_tf_compat_v1=TRANSFORM_TF_COMPAT_V1, custom_config={'code_sha256': preprocessing_code})
+  latest_blessed = latest_blessed_model_resolver()
+  if config.warm_start or (config.compare_to_baseline and not config.baseline_excludes_candidate):
+    nodes.append(latest_blessed)
+  trainer_inputs = {'base_model': latest_blessed.outputs['model']} if config.warm_start else {}
+  model_code = config_lib.source_digest(
+      [config_lib.REPO_ROOT / 'preprocessing', config_lib.REPO_ROOT / 'models', Path(compat.__file__)])
+  trainer = create_trainer(
+      config.trainer_hardware,
+      run_fn=RUN_FN,
+      examples=training_examples,
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'],
+      train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
+      eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
+      custom_config={'code_sha256': model_code, **config.hparams},
+      **trainer_inputs)
+  for gate in gates:  # Transform only analyzes the data, beside StatisticsGen; nothing trains on what a gate stops.
+    trainer.add_upstream_node(gate)
+  evaluator_inputs = {}
+  if config.compare_to_baseline:
+    baseline = latest_blessed
+    if config.baseline_excludes_candidate:
+      baseline = baseline_model_resolver(trainer)
+      nodes.append(baseline)
+    evaluator_inputs['baseline_model'] = baseline.outputs['model']
+  evaluator = Evaluator(
+      examples=example_gen.outputs['examples'], model=trainer.outputs['model'],
+      eval_config=eval_config(config.auc_floor, config.compare_to_baseline), **evaluator_inputs)
+  pusher = Pusher(
+      model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
+      custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),
+      push_destination=pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
+          base_directory=config.serving_model_dir)))
+  return nodes + [transform, trainer, evaluator, pusher]
+
+
+def create_pipeline(config: config_lib.PipelineConfig) -> Pipeline:
+  """The whole pipeline for a configuration; runners decide where it runs."""
+  return Pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      components=create_components(config),
+      enable_cache=config.enable_cache,
+      metadata_connection_config=config.metadata_connection_config,
+      beam_pipeline_args=list(config.beam_pipeline_args))

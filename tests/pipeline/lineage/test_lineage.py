@@ -1,0 +1,216 @@
+"""pipeline/lineage/ on the shared small run: a model's chain, consumers, runs, diffs, the DAG and the CLI."""
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from conftest import E2E_TRAIN_STEPS, EXPECTED_NODES, REPO_ROOT, pushed_model_dir
+from pipeline import config as config_lib
+from pipeline import metadata
+from pipeline.lineage import cli, picture, queries, text
+from pipeline.lineage import diff as run_diff
+from pipeline.reporting import run_summary
+
+CHAIN_MAKERS = {'ExampleStatistics': 'StatisticsGen', 'Schema': 'CuratedSchemaGen',
+                'ExampleAnomalies': 'ExampleValidator', 'TransformGraph': 'Transform', 'Model': 'Trainer',
+                'ModelEvaluation': 'Evaluator', 'ModelBlessing': 'Evaluator', 'PushedModel': 'Pusher'}
+
+
+@pytest.fixture(scope='module')
+def uri(e2e_run) -> str:
+  return str(e2e_run[0] / config_lib.METADATA_FILE)
+
+
+@pytest.fixture(scope='module')
+def store(uri):
+  return metadata.open_uri(uri)
+
+
+@pytest.fixture(scope='module')
+def first_run(store) -> run_summary.RunSummary:
+  """The e2e fixture's run (a later test may add a cached one)."""
+  return run_summary.summarize_run(store, metadata.run_contexts(store, config_lib.PIPELINE_NAME)[-1])
+
+
+def test_model_chain_goes_from_the_input_files_to_the_pushed_model(store, first_run, e2e_run, small_data_root):
+  chain = queries.model_lineage(store)  # the latest pushed model
+  by_type = {}
+  for artifact in chain.chain:
+    by_type.setdefault(artifact.type, []).append(artifact)
+  assert chain.model.id == first_run.component('Trainer').outputs['model'][0].id
+  assert [d.files for d in chain.inputs] == [[str(small_data_root / 'data.csv')]]
+  assert 'num_files:1' in chain.inputs[0].fingerprint
+  for type_name, node in CHAIN_MAKERS.items():
+    assert [a.made_by.node_id for a in by_type[type_name]] == [node], type_name
+  assert [a.made_by.node_id for a in by_type['Examples']] == ['CsvExampleGen']  # Transform writes no examples
+  assert {a.made_by.run_id for a in chain.chain} == {first_run.run_id}
+  assert {a.made_by.state for a in chain.chain} == {'COMPLETE'}
+  assert by_type['ModelBlessing'][0].properties['blessed'] == '1'
+  assert by_type['PushedModel'][0].properties['pushed_destination'] == str(pushed_model_dir(e2e_run[0]))
+  assert all(os.path.exists(a.uri) for a in chain.chain)
+  ranks = [queries.CHAIN_ORDER.index(a.type) for a in chain.chain]
+  assert ranks == sorted(ranks)
+
+
+def test_a_pushed_model_id_names_the_same_chain_as_its_model(store, first_run):
+  pushed = first_run.component('Pusher').outputs['pushed_model'][0]
+  model = first_run.component('Trainer').outputs['model'][0]
+  assert queries.model_lineage(store, pushed.id) == queries.model_lineage(store, model.id)
+  with pytest.raises(ValueError, match='not a model'):
+    queries.model_lineage(store, first_run.component('CsvExampleGen').outputs['examples'][0].id)
+
+
+def test_consumers_of_the_examples_are_the_models_trained_on_them(store, first_run):
+  examples = first_run.component('CsvExampleGen').outputs['examples'][0]
+  found = queries.consumers(store, examples.id)
+  assert [m.id for m in found.models] == [first_run.component('Trainer').outputs['model'][0].id]
+  assert {e.node_id for e in found.used_by} == {'StatisticsGen', 'Transform', 'Trainer', 'Evaluator'}
+  derived_types = {a.type for a in found.derived}
+  assert {'ExampleStatistics', 'ExampleAnomalies', 'TransformGraph', 'Model', 'ModelEvaluation',
+          'PushedModel'} <= derived_types
+  pushed = first_run.component('Pusher').outputs['pushed_model'][0]
+  assert queries.consumers(store, pushed.id).derived == []
+
+
+def test_runs_list_status_duration_cache_metrics_and_blessing(store, first_run, e2e_run):
+  runs = queries.list_runs(store, config_lib.PIPELINE_NAME, limit=10)
+  oldest = runs[-1]
+  assert oldest.run_id == first_run.run_id
+  assert (oldest.status, oldest.failed, oldest.cached) == ('COMPLETE', [], [])
+  assert oldest.components == len(first_run.components) >= len(EXPECTED_NODES)
+  started, ended = (min(c.started_ms for c in first_run.components), max(c.ended_ms for c in first_run.components))
+  assert oldest.seconds == (ended - started) / 1000  # first start to last end: less than the sum, some overlap
+  assert max(c.seconds for c in first_run.components) <= oldest.seconds < sum(c.seconds for c in first_run.components)
+  assert oldest.metrics['auc'] == first_run.metrics[()]['auc']
+  assert oldest.blessed is True and oldest.pushed_path == str(pushed_model_dir(e2e_run[0]))
+  assert 'COMPLETE' in text.format_runs(runs) and first_run.run_id in text.format_runs(runs)
+
+
+def test_diff_of_a_run_with_itself_finds_nothing(store, first_run):
+  diff = run_diff.diff_runs(store, config_lib.PIPELINE_NAME, first_run.run_id, first_run.run_id)
+  assert (diff.inputs, diff.parameters, diff.outputs, diff.schema, diff.metrics, diff.blessing) == (
+      [], [], [], [], [], None)
+
+
+def test_diff_names_changed_data_parameters_outputs_metrics_and_blessing(first_run):
+  trainer = first_run.component('Trainer')
+  example_gen = first_run.component('CsvExampleGen')
+  changed_trainer = dataclasses.replace(
+      trainer, parameters={**trainer.parameters, 'train_args': '{"num_steps": 7}'},
+      outputs={**trainer.outputs, 'model': [metadata_store_pb2.Artifact(id=999, type='Model')]})
+  changed_gen = dataclasses.replace(example_gen, parameters={**example_gen.parameters, 'input_base': '/other'})
+  auc = first_run.metrics[()]['auc']
+  slice_key = next(k for k in first_run.metrics if k)
+  metrics = {**first_run.metrics, (): {**first_run.metrics[()], 'auc': auc - 0.25},
+             slice_key: {**first_run.metrics[slice_key], 'example_count': 1.0}}
+  other = dataclasses.replace(
+      first_run, run_id='b', metrics=metrics, blessed=False,
+      components=[changed_trainer if c is trainer else changed_gen if c is example_gen else c
+                  for c in first_run.components])
+  diff = run_diff.diff_summaries(first_run, other)
+  assert [(c.what, c.b) for c in diff.inputs] == [('CsvExampleGen.input_base', '/other')]
+  assert [(c.what, c.a, c.b) for c in diff.parameters] == [
+      ('Trainer.train_args.num_steps', str(E2E_TRAIN_STEPS), '7')]
+  assert [(c.what, c.b) for c in diff.outputs] == [('Trainer.model', 'Model 999')]
+  assert [(m.slice, m.metric) for m in diff.metrics] == [
+      ('overall', 'auc'), (run_summary.slice_name(slice_key), 'example_count')]
+  assert diff.metrics[0].delta == pytest.approx(-0.25)
+  assert (diff.blessing.a, diff.blessing.b) == ('BLESSED', 'NOT BLESSED')
+  shown = text.format_diff(diff)
+  assert 'Trainer.train_args.num_steps' in shown and 'Blessing: BLESSED -> NOT BLESSED' in shown
+
+
+def test_schema_diff_names_features_and_fields(store, first_run):
+  schema = run_diff.load_schema(run_diff.schema_artifact(first_run))
+  edited = type(schema)()
+  edited.CopyFrom(schema)
+  removed = edited.feature[0].name
+  del edited.feature[0]
+  edited.feature[0].presence.min_fraction = 0.125
+  edited.string_domain[0].value.append('Space Taxi')
+  changes = {c.what: c for c in run_diff.schema_changes(schema, edited)}
+  assert changes[f'feature {removed}'].b is None
+  assert f'feature {schema.feature[1].name} (presence)' in changes
+  assert 'min_fraction: 0.125' in changes[f'feature {schema.feature[1].name} (presence)'].b
+  assert 'Space Taxi' in changes[f'domain {schema.string_domain[0].name} (value)'].b
+  assert run_diff.schema_changes(schema, schema) == []
+
+
+def test_dag_of_a_run_follows_the_artifacts(first_run, tmp_path):
+  dag = picture.run_dag(first_run)
+  edges = {(s, t) for s, t, _ in dag.edges}
+  assert {('CsvExampleGen', 'StatisticsGen'), ('StatisticsGen', 'ExampleValidator'), ('ExampleValidator', 'DataGate'),
+          ('Transform', 'Trainer'), ('Trainer', 'Evaluator'), ('Evaluator', 'Pusher')} <= edges
+  picture.write_dag(dag, str(tmp_path / 'run.svg'))
+  picture.write_dag(dag, str(tmp_path / 'run.dot'))
+  assert '<svg' in (tmp_path / 'run.svg').read_text()
+  assert '"Trainer" -> "Evaluator" [label="Model"];' in (tmp_path / 'run.dot').read_text()
+
+
+def test_cli_answers_every_command_in_json(uri, first_run, tmp_path, capsys):
+  def ask(*args):
+    assert cli.main(['--metadata-uri', uri, *args, '--json']) == 0
+    return json.loads(capsys.readouterr().out)
+
+  model = ask('model', '--latest-pushed')
+  assert model['model']['id'] == first_run.component('Trainer').outputs['model'][0].id
+  assert {a['type'] for a in model['chain']} >= set(CHAIN_MAKERS)
+  examples_id = model['inputs'][0]['examples_id']
+  assert [m['id'] for m in ask('consumers', str(examples_id))['models']] == [model['model']['id']]
+  runs = ask('runs')
+  assert runs[-1]['run_id'] == first_run.run_id and runs[-1]['blessed'] is True
+  assert ask('diff', first_run.run_id, first_run.run_id)['metrics'] == []
+  picture = ask('dag', first_run.run_id, '--output', str(tmp_path / 'run.png'))
+  assert (tmp_path / 'run.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+  assert ['Trainer', 'Evaluator', 'Model'] in picture['edges']
+
+
+def test_cli_explains_what_it_cannot_find(uri, tmp_path, capsys):
+  assert cli.main(['--metadata-uri', uri, 'consumers', '987654']) == 1
+  assert 'no artifact with id 987654' in capsys.readouterr().err
+  assert cli.main(['--metadata-uri', uri, 'diff', 'no-such-run', 'latest']) == 1
+  assert 'no-such-run matches no run' in capsys.readouterr().err
+  assert cli.main(['--metadata-uri', str(tmp_path / 'missing.db'), 'runs']) == 1
+  assert 'no metadata store at' in capsys.readouterr().err
+  assert not (tmp_path / 'missing.db').exists()
+
+
+def test_python_dash_m_prints_the_model_chain(uri, first_run):
+  process = subprocess.run([sys.executable, '-m', 'pipeline.lineage', 'model', '--metadata-uri', uri],
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
+  assert process.returncode == 0, process.stderr
+  model = first_run.component('Trainer').outputs['model'][0]
+  assert process.stdout.startswith(f'Model {model.id}  {model.uri}')
+  assert 'PushedModel' in process.stdout and 'Input files' in process.stdout
+
+
+def test_schemas_on_another_machine_are_compared_by_artifact():
+  here = metadata_store_pb2.Artifact(id=1, type='Schema', uri='/nowhere/schema/1')
+  there = metadata_store_pb2.Artifact(id=2, type='Schema', uri='/nowhere/schema/2')
+  assert run_diff.run_schema_changes(here, here) == []
+  assert run_diff.run_schema_changes(here, there) == [
+      run_diff.Change('schema (files not readable from here)', 'Schema 1', 'Schema 2')]
+
+
+def test_an_evaluation_of_a_model_against_itself_names_that_model():
+  """MLMD keeps one input event per artifact: a model that is also the baseline is recorded as baseline_model."""
+  store = metadata_store.MetadataStore(metadata_store_pb2.ConnectionConfig(fake_database={}))
+  types = {name: store.put_artifact_type(metadata_store_pb2.ArtifactType(name=name))
+           for name in ('Model', 'ModelEvaluation')}
+  model, evaluation = store.put_artifacts([metadata_store_pb2.Artifact(type_id=types['Model'], uri='/m'),
+                                           metadata_store_pb2.Artifact(type_id=types['ModelEvaluation'], uri='/e')])
+  execution_type = store.put_execution_type(metadata_store_pb2.ExecutionType(name='Evaluator'))
+  [execution] = store.put_executions([metadata_store_pb2.Execution(type_id=execution_type)])
+  step = metadata_store_pb2.Event.Path.Step
+  store.put_events([
+      metadata_store_pb2.Event(artifact_id=model, execution_id=execution, type=metadata_store_pb2.Event.INPUT,
+                               path=metadata_store_pb2.Event.Path(steps=[step(key='baseline_model'), step(index=0)])),
+      metadata_store_pb2.Event(artifact_id=evaluation, execution_id=execution, type=metadata_store_pb2.Event.OUTPUT,
+                               path=metadata_store_pb2.Event.Path(steps=[step(key='evaluation'), step(index=0)]))])
+  [evaluation_artifact] = store.get_artifacts_by_id([evaluation])
+  assert queries.model_of(store, evaluation_artifact).id == model

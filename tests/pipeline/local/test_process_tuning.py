@@ -1,0 +1,78 @@
+"""Process settings of local runs: Beam's DoFn signatures remembered (same answers, computed once), GC settings."""
+import functools
+import gc
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import core, userstate
+
+from pipeline.local import process_tuning
+
+
+class Counting:
+  """Wraps Beam's get_function_args_defaults and counts its calls."""
+
+  def __init__(self):
+    self.calls = 0
+
+  def __call__(self, f):
+    self.calls += 1
+    return core.get_function_args_defaults(f)
+
+
+class SumPerKey(beam.DoFn):
+  """A stateful DoFn: a bag state and a default argument Beam must find at every bundle."""
+  TOTAL = userstate.CombiningValueStateSpec('total', combine_fn=sum)
+
+  def process(self, element, total=beam.DoFn.StateParam(TOTAL)):
+    total.add(element[1])
+    yield element[0], total.read()
+
+
+def scale(x, factor=2):
+  return x * factor
+
+
+def test_answers_are_beams_and_computed_once_per_function_and_binding():
+  counting = Counting()
+  remembered = process_tuning.remembering(counting)
+  first, second = SumPerKey(), SumPerKey()
+  expected = core.get_function_args_defaults(first.process)
+  assert remembered(first.process) == expected == remembered(second.process)
+  assert remembered(SumPerKey.process) == core.get_function_args_defaults(SumPerKey.process)  # unbound: has self
+  assert remembered(scale) == (['x', 'factor'], [2]) == remembered(scale)
+  assert counting.calls == 3
+  remembered(first.process)[0].append('changed')  # callers get copies
+  assert remembered(second.process) == expected
+  partial = functools.partial(scale, factor=3)
+  assert remembered(partial) == core.get_function_args_defaults(partial) == remembered(partial)
+  assert counting.calls == 5  # other callables are asked every time
+
+
+def test_a_stateful_pipeline_runs_the_same_with_signatures_remembered(monkeypatch):
+  monkeypatch.setattr(core, 'get_function_args_defaults', core.get_function_args_defaults)  # restored afterwards
+  process_tuning.remember_beam_signatures()
+  process_tuning.remember_beam_signatures()
+  assert core.get_function_args_defaults.remembers.__name__ == 'get_function_args_defaults'  # wrapped once
+  assert userstate.get_dofn_specs(SumPerKey()) == ({SumPerKey.TOTAL}, set())
+  with beam.Pipeline() as pipeline:
+    totals = (pipeline | beam.Create([('a', 1), ('a', 2), ('b', 5)]) | beam.ParDo(SumPerKey())
+              | beam.combiners.Top.PerKey(1) | beam.MapTuple(lambda key, top: (key, top[0])))
+    assert_that(totals, equal_to([('a', 3), ('b', 5)]))
+
+
+@pytest.fixture
+def restored_gc():
+  """Python's garbage collection settings as they were, after the test."""
+  threshold = gc.get_threshold()
+  yield
+  gc.unfreeze()
+  gc.set_threshold(*threshold)
+
+
+def test_loaded_objects_are_frozen_and_young_ones_collected_less_often(restored_gc):
+  process_tuning.tune_garbage_collection()
+  assert gc.get_freeze_count() > 100_000  # the libraries this test process loaded
+  assert gc.get_threshold() == (process_tuning.GC_YOUNGEST_THRESHOLD, process_tuning.GC_OLDER_THRESHOLD,
+                                process_tuning.GC_OLDER_THRESHOLD)

@@ -1,0 +1,59 @@
+"""The fences around private internals: each works on the pinned stack and fails loudly on any other."""
+import pytest
+import tensorflow_transform as tft
+from apache_beam.transforms import core
+from tfx.components.pusher import executor as pusher_executor
+from tfx.types import standard_artifacts
+
+from conftest import REPO_ROOT
+from pipeline import compat
+from pipeline.ingest.schema_import import CuratedSchemaGen
+
+
+def test_the_pins_are_the_lock_files():
+  locked = dict(line.split(';')[0].strip().split('==', 1) for line in
+                (REPO_ROOT / 'requirements.lock').read_text().splitlines() if '==' in line and not line.startswith('#'))
+  assert {name: locked[name] for name in compat.PINNED} == compat.PINNED
+
+
+def test_another_version_fails_naming_both_versions_and_the_internal(monkeypatch):
+  monkeypatch.setitem(compat.PINNED, 'apache-beam', '2.60.0')
+  with pytest.raises(compat.InternalsChanged, match=r'core\.get_function_args_defaults.*apache-beam 2\.60\.0 '
+                                                    r'\(pinned in requirements\.lock\), but apache-beam 2\.61\.0'):
+    compat.wrap_beam_function_args_defaults(lambda f: f)
+
+
+def test_a_missing_internal_fails_naming_it():
+  with pytest.raises(compat.InternalsChanged, match='has no Executor._MarkPushedSomewhere'):
+    compat.private('tfx', pusher_executor.Executor, '_MarkPushedSomewhere')
+
+
+def test_beam_signatures_are_wrapped_once(monkeypatch):
+  monkeypatch.setattr(core, 'get_function_args_defaults', core.get_function_args_defaults)  # restored afterwards
+  original = core.get_function_args_defaults
+  calls = []
+  compat.wrap_beam_function_args_defaults(lambda f: calls.append(f) or (lambda g: f(g)))
+  compat.wrap_beam_function_args_defaults(lambda f: calls.append(f) or (lambda g: f(g)))
+  assert calls == [original] and core.get_function_args_defaults is not original
+
+
+def test_pushed_properties_are_tfx_pushers(tmp_path):
+  pushed, skipped = standard_artifacts.PushedModel(), standard_artifacts.PushedModel()
+  executor = pusher_executor.Executor()
+  compat.mark_pushed(executor, pushed, str(tmp_path / '7'), '7')
+  compat.mark_not_pushed(executor, skipped)
+  assert (pushed.get_int_custom_property('pushed'), pushed.get_string_custom_property('pushed_version')) == (1, '7')
+  assert pushed.get_string_custom_property('pushed_destination') == str(tmp_path / '7')
+  assert skipped.get_int_custom_property('pushed') == 0
+
+
+def test_the_curated_schema_gen_has_importschemagens_outputs_and_the_digest():
+  node = CuratedSchemaGen(schema_file='/x/schema.pbtxt', schema_sha256='abc')
+  assert node.exec_properties == {'schema_file': '/x/schema.pbtxt', 'schema_sha256': 'abc'}
+  assert list(node.outputs) == ['schema']
+
+
+def test_transform_layer_resources_are_tracked_by_the_layer(tmp_path):
+  layer = type('Layer', (), {'_saved_model_loader_tracked_dict': {'table': 1}})()
+  assert compat.transform_layer_resources(layer) == {'table': 1}
+  assert tft.__version__ == compat.PINNED['tensorflow-transform']

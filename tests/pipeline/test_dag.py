@@ -1,0 +1,83 @@
+"""The DAG's shape and the inputs of its cache keys."""
+import dataclasses
+
+from tfx.proto import example_gen_pb2
+from tfx.utils import proto_utils
+
+from pipeline import config as config_lib
+from pipeline.dag import create_pipeline
+
+
+def local_test_config(tmp_path, **overrides):
+  config = config_lib.local_config(data_root=str(tmp_path), output_root=str(tmp_path / 'out'), train_steps=10,
+                                   enable_cache=True, beam_workers=1)
+  return dataclasses.replace(config, **overrides)
+
+
+def nodes_by_id(pipeline):
+  return {node.id: node for node in pipeline.components}
+
+
+def test_the_trainer_waits_for_the_data_gate_and_pusher_for_the_blessing(tmp_path):
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path)))
+  assert {nodes['DataGate'], nodes['DriftGate']} <= set(nodes['Trainer'].upstream_nodes)
+  assert nodes['StatisticsGen'] not in nodes['Transform'].upstream_nodes  # Transform runs beside it.
+  assert nodes['ExampleValidator'] in nodes['DataGate'].upstream_nodes
+  assert nodes['Evaluator'] in nodes['Pusher'].upstream_nodes
+  assert 'baseline_model' in nodes['Evaluator'].inputs
+
+
+def test_without_baseline_comparison_there_is_no_resolver(tmp_path):
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path, compare_to_baseline=False)))
+  assert not {'latest_blessed_model_resolver', 'baseline_model_resolver'} & set(nodes)
+  assert 'baseline_model' not in nodes['Evaluator'].inputs
+
+
+def test_local_baseline_is_resolved_after_the_trainer_and_warm_start_from_the_latest_blessed_model(tmp_path):
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path)))
+  assert 'latest_blessed_model_resolver' not in nodes
+  assert nodes['Trainer'] in nodes['baseline_model_resolver'].upstream_nodes
+  assert nodes['baseline_model_resolver'] in nodes['Evaluator'].upstream_nodes
+  warm = nodes_by_id(create_pipeline(local_test_config(tmp_path, warm_start=True)))
+  assert warm['latest_blessed_model_resolver'] in warm['Trainer'].upstream_nodes
+  assert warm['baseline_model_resolver'] in warm['Evaluator'].upstream_nodes
+
+
+def test_without_lineage_queries_the_latest_blessed_model_is_the_baseline(tmp_path):
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path, baseline_excludes_candidate=False)))
+  assert 'baseline_model_resolver' not in nodes
+  assert nodes['latest_blessed_model_resolver'] in nodes['Evaluator'].upstream_nodes
+
+
+def test_code_and_schema_digests_change_with_content(tmp_path):
+  file = config_lib.REPO_ROOT / 'schema' / 'schema.pbtxt'
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path)))
+  assert nodes['CuratedSchemaGen'].exec_properties['schema_sha256'] == config_lib.source_digest([file])
+  assert 'code_sha256' in nodes['Transform'].exec_properties['custom_config']
+  assert 'code_sha256' in nodes['Trainer'].exec_properties['custom_config']
+  scratch = config_lib.REPO_ROOT / 'preprocessing'
+  before = config_lib.source_digest([scratch])
+  probe = scratch / '_digest_probe.py'
+  try:
+    probe.write_text('VALUE = 1\n')
+    assert config_lib.source_digest([scratch]) != before
+  finally:
+    probe.unlink()
+  assert config_lib.source_digest([scratch]) == before
+
+
+def test_beam_workers_choose_the_direct_runner_mode():
+  assert config_lib.direct_runner_args(1) == ()
+  args = config_lib.direct_runner_args(2)
+  assert '--direct_running_mode=multi_processing' in args and '--direct_num_workers=2' in args
+  assert any(a.startswith('--setup_file=') for a in args)
+
+
+def test_the_eval_split_is_a_fifth_of_the_rows_up_to_about_max_eval_rows(tmp_path):
+  for rows, eval_rows in ((100, 20), (12_000, 2_400), (150_000, 10_000), (1_500_000, 10_000), (1_500_001, 9_934)):
+    train_buckets, eval_buckets = config_lib.split_buckets(rows)
+    assert eval_buckets == 1
+    assert round(rows * eval_buckets / (train_buckets + eval_buckets)) == eval_rows
+  example_gen = nodes_by_id(create_pipeline(local_test_config(tmp_path, split_buckets=(14, 1))))['CsvExampleGen']
+  output_config = proto_utils.json_to_proto(example_gen.exec_properties['output_config'], example_gen_pb2.Output())
+  assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [('train', 14), ('eval', 1)]

@@ -3,11 +3,13 @@
   python kubeflow_runner.py compile --target vertex --output pipeline.json   # a Vertex AI PipelineJob
   python kubeflow_runner.py compile --target kfp --output pipeline.yaml      # a bare KFP v2 PipelineSpec
   python kubeflow_runner.py deploy --endpoint URL [--run] [--schedule CRON] [--experiment NAME]
+  python kubeflow_runner.py run-local --spec FILE                            # run a compiled file on this machine
 
 Without a subcommand it compiles for Vertex: that is how `tfx pipeline create|update|compile --engine vertex`
 runs this file. The tfx CLI passes no flags, so every flag defaults to an environment variable:
 
-  --pipeline-root      PIPELINE_ROOT              gs://bucket/path for artifacts and the pushed model (required)
+  --pipeline-root      PIPELINE_ROOT              gs://bucket/path for artifacts and the pushed model (required);
+                                                  a local directory compiles for run-local
   --data-root          DATA_ROOT                  directory of CSV files (default: PIPELINE_ROOT/data)
   --image              PIPELINE_IMAGE             image built from ./Dockerfile (default: gcr.io/PROJECT/NAME)
   --project            GOOGLE_CLOUD_PROJECT       GCP project of Dataflow and Vertex AI training jobs
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
+import logging
 import os
 import sys
 import time
@@ -51,6 +54,7 @@ from pipeline.ingest.spans import CSV_PATTERN, SPAN_PATTERN  # noqa: E402
 CONTAINER_SCHEMA_FILE = '/pipeline/schema/schema.pbtxt'
 TARGETS = ('vertex', 'kfp')
 DEFAULT_OUTPUTS = {'vertex': 'pipeline.json', 'kfp': 'pipeline.yaml'}
+BEAM_RUNNERS = ('direct', 'dataflow')
 KFP_NOTE = ('kfp target: the open-source Kubeflow Pipelines backend cannot execute TFX Resolver nodes, so this '
             'pipeline has no baseline resolver and the Evaluator blesses on absolute thresholds only '
             '(AUC >= {auc_floor}); the vertex target also requires no regression against the last blessed model.')
@@ -67,15 +71,29 @@ def env_int(environ: Mapping[str, str], name: str, default: int) -> int:
     raise SystemExit(f'error: {name}={value!r} is not an integer') from None
 
 
+TRUE_WORDS, FALSE_WORDS = ('1', 'true', 'yes', 'on'), ('', '0', 'false', 'no', 'off')
+
+
+def env_bool(environ: Mapping[str, str], name: str) -> bool:
+  """A boolean environment variable: 1/true/yes/on or 0/false/no/off (any case); unset or empty is false."""
+  value = environ.get(name, '')
+  if value.strip().lower() in TRUE_WORDS:
+    return True
+  if value.strip().lower() in FALSE_WORDS:
+    return False
+  raise SystemExit(f'error: {name}={value!r} is not a boolean: use 1, true, yes, on or 0, false, no, off')
+
+
 def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
   """The flags that shape the compiled pipeline, defaulting to environment variables."""
   parser.add_argument('--pipeline-root', default=environ.get('PIPELINE_ROOT', ''),
-                      help='gs://bucket/path where artifacts and the pushed model go [PIPELINE_ROOT]')
+                      help='gs://bucket/path where artifacts and the pushed model go, or a local directory for '
+                           'run-local [PIPELINE_ROOT]')
   parser.add_argument('--data-root', default=environ.get('DATA_ROOT', ''),
                       help='directory of CSV files [DATA_ROOT] (default: PIPELINE_ROOT/data)')
-  parser.add_argument('--span-folders', action='store_true', default=bool(environ.get('SPAN_FOLDERS')),
+  parser.add_argument('--span-folders', action='store_true', default=env_bool(environ, 'SPAN_FOLDERS'),
                       help='the data root holds span-N/ folders: each run ingests the latest [SPAN_FOLDERS]')
-  parser.add_argument('--warm-start', action='store_true', default=bool(environ.get('WARM_START')),
+  parser.add_argument('--warm-start', action='store_true', default=env_bool(environ, 'WARM_START'),
                       help='start training from the last blessed model (vertex target only) [WARM_START]')
   parser.add_argument('--image', default=environ.get('PIPELINE_IMAGE', ''),
                       help='container image built from ./Dockerfile [PIPELINE_IMAGE] (default: '
@@ -92,7 +110,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, st
                                                                   config_lib.PipelineConfig.train_steps),
                       help='training steps [TRAIN_STEPS] (default: %(default)s)')
   parser.add_argument('--no-cache', action='store_true', help='disable the platform cache for every component')
-  parser.add_argument('--beam-runner', choices=('direct', 'dataflow'), default=environ.get('BEAM_RUNNER', 'direct'),
+  parser.add_argument('--beam-runner', choices=BEAM_RUNNERS, default=environ.get('BEAM_RUNNER', 'direct'),
                       help='where Beam components run: in their container, or on Dataflow [BEAM_RUNNER] '
                            '(default: %(default)s)')
   parser.add_argument('--beam-workers', type=int, default=env_int(environ, 'BEAM_WORKERS', 1),
@@ -100,6 +118,15 @@ def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, st
                            '(default: %(default)s)')
   parser.add_argument('--temp-location', default=environ.get('BEAM_TEMP_LOCATION', ''),
                       help='Dataflow temp location [BEAM_TEMP_LOCATION] (default: PIPELINE_ROOT/tmp)')
+  parser.add_argument('--staging-location', default=environ.get('BEAM_STAGING_LOCATION', ''),
+                      help='Dataflow staging location [BEAM_STAGING_LOCATION] (default: PIPELINE_ROOT/staging)')
+  parser.add_argument('--service-account', default=environ.get('DATAFLOW_SERVICE_ACCOUNT', ''),
+                      help='service account of the Dataflow workers [DATAFLOW_SERVICE_ACCOUNT]')
+  parser.add_argument('--network', default=environ.get('DATAFLOW_NETWORK', ''),
+                      help='VPC network of the Dataflow workers [DATAFLOW_NETWORK]')
+  parser.add_argument('--subnetwork', default=environ.get('DATAFLOW_SUBNETWORK', ''),
+                      help='subnetwork of the Dataflow workers, for example '
+                           'regions/REGION/subnetworks/NAME [DATAFLOW_SUBNETWORK]')
   parser.add_argument('--beam-arg', action='append', default=[], metavar='ARG',
                       help='one more Beam pipeline argument, repeatable (for example --beam-arg=--max_num_workers=4)')
   parser.add_argument('--accelerator', default=environ.get('TRAINER_ACCELERATOR', ''), metavar='TYPE',
@@ -123,6 +150,14 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                               help='vertex: a Vertex AI PipelineJob; kfp: a bare KFP v2 PipelineSpec '
                                    '(default: %(default)s)')
   add_pipeline_flags(compile_parser, environ)
+  local_parser = commands.add_parser(
+      'run-local', help='run a compiled spec on this machine, task by task, as the KFP v2 launcher would')
+  local_parser.add_argument('--spec', required=True, help='the compiled file: pipeline.yaml (kfp) or pipeline.json '
+                                                          '(vertex), compiled with a local --pipeline-root')
+  local_parser.add_argument('--pipeline-root', default='',
+                            help='where the tasks write (default: the pipeline root compiled into the spec)')
+  local_parser.add_argument('--work-dir', default='',
+                            help='where the image is installed (default: a new temporary directory)')
   deploy_parser = commands.add_parser(
       'deploy', help='compile for kfp and upload to a Kubeflow Pipelines v2 cluster; optionally run or schedule it')
   deploy_parser.add_argument('--endpoint', default=environ.get('KFP_ENDPOINT', ''),
@@ -137,6 +172,12 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                              help='experiment of the runs [KFP_EXPERIMENT] (default: the pipeline name)')
   deploy_parser.add_argument('--namespace', default=environ.get('KFP_NAMESPACE', ''),
                              help='namespace of a multi-user Kubeflow cluster [KFP_NAMESPACE]')
+  deploy_parser.add_argument('--token', default=environ.get('KF_PIPELINES_TOKEN', ''),
+                             help='bearer token of a cluster that authenticates API calls, for example '
+                                  '`kubectl create token default-editor -n NAMESPACE` [KF_PIPELINES_TOKEN]')
+  deploy_parser.add_argument('--cookies', default=environ.get('KF_PIPELINES_COOKIES', ''),
+                             help='cookies of a cluster behind a login page, as the Cookie header sends them '
+                                  '(authservice_session=...) [KF_PIPELINES_COOKIES]')
   add_pipeline_flags(deploy_parser, environ)
   deploy_parser.set_defaults(target='kfp')
   return parser
@@ -145,15 +186,19 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Namespace:
   """Parsed flags; arguments that start with no subcommand (none at all, from the tfx CLI) mean compile."""
   argv = list(argv)
-  if not argv or argv[0] not in ('compile', 'deploy', '-h', '--help'):
+  if not argv or argv[0] not in ('compile', 'deploy', 'run-local', '-h', '--help'):
     argv = ['compile'] + argv
   parser = build_parser(environ)
   args = parser.parse_args(argv)
+  if args.command == 'run-local':
+    return args
   if not args.pipeline_root:
     parser.error('set PIPELINE_ROOT or pass --pipeline-root (for example gs://my-bucket/taxi-big-tipper)')
   if args.accelerator and args.accelerator not in vertex_accelerators():
     parser.error(f'--accelerator {args.accelerator} is not a Vertex AI accelerator type; one of: '
                  f'{", ".join(vertex_accelerators())}')
+  if args.beam_runner not in BEAM_RUNNERS:
+    parser.error(f'--beam-runner (or BEAM_RUNNER) {args.beam_runner!r} is not one of {", ".join(BEAM_RUNNERS)}')
   if args.beam_runner == 'dataflow' and not (args.project and args.region):
     parser.error('--beam-runner dataflow needs --project and --region (or GOOGLE_CLOUD_PROJECT, '
                  'GOOGLE_CLOUD_REGION)')
@@ -169,6 +214,9 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
       parser.error(str(e))
   args.output = args.output or DEFAULT_OUTPUTS[args.target]
   args.image = args.image or f'gcr.io/{args.project or "YOUR_PROJECT"}/{config_lib.PIPELINE_NAME}'
+  problems = dataflow_option_errors(beam_args(args)) if args.beam_runner == 'dataflow' else []
+  if problems:
+    parser.error('the Dataflow options do not pass Beam\'s validation: ' + '; '.join(p.strip() for p in problems))
   try:
     args.hardware = trainer_hardware(args)
   except ValueError as e:
@@ -195,14 +243,47 @@ def beam_args(args: argparse.Namespace) -> Tuple[str, ...]:
   The image has this project installed, so neither needs --setup_file; Dataflow workers run the same image.
   """
   if args.beam_runner == 'dataflow':
+    root = args.pipeline_root.rstrip('/')
     runner = ('--runner=DataflowRunner', f'--project={args.project}', f'--region={args.region}',
-              f'--temp_location={args.temp_location or args.pipeline_root.rstrip("/") + "/tmp"}',
+              f'--temp_location={args.temp_location or root + "/tmp"}',
+              f'--staging_location={args.staging_location or root + "/staging"}',
               f'--sdk_container_image={args.image}', '--experiments=use_runner_v2')
+    runner += tuple(f'--{name}={value}' for name, value in (
+        ('service_account_email', args.service_account), ('network', args.network),
+        ('subnetwork', args.subnetwork)) if value)
   elif args.beam_workers != 1:
     runner = ('--direct_running_mode=multi_processing', f'--direct_num_workers={args.beam_workers}')
   else:
     runner = ()
   return runner + tuple(args.beam_arg)
+
+
+def dataflow_option_errors(arguments: Sequence[str]) -> List[str]:
+  """What Beam's own option validators find wrong with Dataflow pipeline arguments.
+
+  The validators Beam runs before it submits a Dataflow job, less the two that need Google Cloud (the default-bucket
+  lookup and the soft-delete check on the buckets): nothing is submitted and nothing leaves the machine.
+  """
+  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
+  from apache_beam.options import pipeline_options_validator  # pylint: disable=g-import-not-at-top
+  from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner  # pylint: disable=g-import-not-at-top
+  options = pipeline_options.PipelineOptions(list(arguments))
+  validator = pipeline_options_validator.PipelineOptionsValidator(options, DataflowRunner())
+  cloud = options.view_as(pipeline_options.GoogleCloudOptions)
+  workers = options.view_as(pipeline_options.WorkerOptions)
+  beam_logger = logging.getLogger(pipeline_options.__name__)
+  level = beam_logger.level
+  beam_logger.setLevel(logging.ERROR)  # each view would warn about an unknown option again: it is reported once here
+  try:
+    known = options.get_all_options()
+  finally:
+    beam_logger.setLevel(level)
+  unknown = [a for a in arguments if a.startswith('--') and a.split('=', 1)[0][2:] not in known]
+  return ([f'unknown Beam option {a}' for a in unknown] + validator.validate_cloud_options(cloud)
+          + validator.validate_gcs_path(cloud, 'temp_location') + validator.validate_gcs_path(cloud, 'staging_location')
+          + validator.validate_sdk_container_image_options(workers) + validator.validate_num_workers(workers)
+          + validator.validate_worker_region_zone(workers)
+          + options.view_as(pipeline_options.DebugOptions).validate(validator))
 
 
 def cloud_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
@@ -290,10 +371,12 @@ def api_errors() -> Tuple[type, ...]:
   return kfp_server_api.ApiException, urllib3.exceptions.HTTPError, OSError, ValueError
 
 
-def connect(endpoint: str, namespace: str) -> Any:
-  """A kfp.Client for the endpoint; SystemExit with the reason when nothing answers there."""
+def connect(endpoint: str, namespace: str, token: str = '', cookies: str = '') -> Any:
+  """A kfp.Client for the endpoint, authenticated by a token or cookies when given; SystemExit with the reason when
+  nothing answers there."""
   import kfp  # pylint: disable=g-import-not-at-top
-  kwargs = {'namespace': namespace} if namespace else {}
+  kwargs = {name: value for name, value in (('namespace', namespace), ('existing_token', token),
+                                            ('cookies', cookies)) if value}
   try:
     return kfp.Client(host=endpoint, **kwargs)
   except api_errors() as e:
@@ -323,7 +406,7 @@ def deploy(args: argparse.Namespace) -> int:
   """Compiles for kfp, uploads, and starts a run and/or a recurring run when asked."""
   config = compile_pipeline(args)
   version = args.version or datetime.datetime.now(datetime.timezone.utc).strftime('v%Y%m%d-%H%M%S')
-  client = connect(args.endpoint, args.namespace)
+  client = connect(args.endpoint, args.namespace, args.token, args.cookies)
   try:
     pipeline_id, version_id = upload(client, os.path.abspath(args.output), config.pipeline_name, version)
     if not (args.run or args.schedule):
@@ -347,10 +430,17 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.environ) -> int:
-  """compile (the default) or deploy."""
+  """compile (the default), deploy or run-local."""
   args = parse_args(sys.argv[1:] if argv is None else argv, environ)
   if args.command == 'deploy':
     return deploy(args)
+  if args.command == 'run-local':
+    from pipeline.compiled import run_local  # pylint: disable=g-import-not-at-top
+    try:
+      return run_local.run(args.spec, args.pipeline_root or None, args.work_dir or None)
+    except (ValueError, OSError, RuntimeError) as e:
+      print(f'error: {e}', file=sys.stderr)
+      return 2
   compile_pipeline(args)
   return 0
 

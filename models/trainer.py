@@ -165,7 +165,7 @@ def run_fn(fn_args: FnArgs) -> None:
   """
   strategy = distribution.select()
   hparams = distribution.scale_batch(HParams.from_config(fn_args.custom_config or {}), strategy)
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   keras.utils.set_random_seed(hparams.seed)
   train = distribution.shard_by_data(
       input_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hparams))

@@ -1,7 +1,6 @@
 """kubeflow_runner.py: Vertex and KFP compilations of one pipeline, the tfx CLI, the image install, deploy."""
 import inspect
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
 from conftest import EXPECTED_NODES, REPO_ROOT
+from pipeline.compiled import image
 
 REAL_CLIENT = kfp.Client
 ENV = {'PIPELINE_ROOT': 'gs://bucket/root', 'PIPELINE_IMAGE': 'img:1'}
@@ -192,14 +192,52 @@ def test_missing_pipeline_root_is_a_clear_error(capsys):
 
 
 def test_dataflow_runs_beam_on_the_pipeline_image():
-  args = kubeflow_runner.parse_args(['--beam-runner', 'dataflow', '--project', 'p', '--region', 'r'], ENV)
+  args = kubeflow_runner.parse_args(['--beam-runner', 'dataflow', '--project', 'my-project', '--region', 'r'], ENV)
   assert kubeflow_runner.beam_args(args) == (
-      '--runner=DataflowRunner', '--project=p', '--region=r', '--temp_location=gs://bucket/root/tmp',
-      '--sdk_container_image=img:1', '--experiments=use_runner_v2')
+      '--runner=DataflowRunner', '--project=my-project', '--region=r', '--temp_location=gs://bucket/root/tmp',
+      '--staging_location=gs://bucket/root/staging', '--sdk_container_image=img:1', '--experiments=use_runner_v2')
   direct = kubeflow_runner.parse_args(['--beam-workers', '0', '--beam-arg=--x=1'], ENV)
   assert kubeflow_runner.beam_args(direct) == (
       '--direct_running_mode=multi_processing', '--direct_num_workers=0', '--x=1')
   assert kubeflow_runner.beam_args(kubeflow_runner.parse_args([], ENV)) == ()
+
+
+DATAFLOW = ['--beam-runner', 'dataflow', '--project', 'my-project', '--region', 'us-central1']
+
+
+def test_dataflow_options_with_a_service_account_and_network_pass_beams_validators():
+  args = kubeflow_runner.parse_args(
+      DATAFLOW + ['--service-account', 'runner@my-project.iam.gserviceaccount.com', '--network', 'shared-vpc',
+                  '--subnetwork', 'regions/us-central1/subnetworks/dataflow', '--beam-arg=--max_num_workers=8'],
+      {**ENV, 'BEAM_STAGING_LOCATION': 'gs://other-bucket/staging'})
+  options = kubeflow_runner.beam_args(args)
+  assert {'--service_account_email=runner@my-project.iam.gserviceaccount.com', '--network=shared-vpc',
+          '--subnetwork=regions/us-central1/subnetworks/dataflow', '--staging_location=gs://other-bucket/staging',
+          '--max_num_workers=8'} <= set(options)
+  assert kubeflow_runner.dataflow_option_errors(options) == []
+
+
+@pytest.mark.parametrize('flags, environ, message', [
+    (['--project', 'My_Project'], {}, 'Invalid Project ID (My_Project)'),
+    ([], {'PIPELINE_ROOT': '/tmp/local-root'}, 'Invalid GCS path (/tmp/local-root/tmp), given for the option: '
+                                                'temp_location'),
+    (['--beam-arg=--max_num_wrkers=8'], {}, 'unknown Beam option --max_num_wrkers=8'),
+    (['--beam-arg=--num_workers=-1'], {}, 'Invalid value (-1) for option: num_workers'),
+])
+def test_dataflow_options_beam_rejects_stop_the_compile_with_beams_reason(flags, environ, message, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    kubeflow_runner.parse_args(DATAFLOW + flags, {**ENV, **environ})
+  assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_environment_defaults_are_checked_like_flags(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    kubeflow_runner.parse_args([], {**ENV, 'BEAM_RUNNER': 'flink'})
+  assert exit_info.value.code == 2 and "BEAM_RUNNER) 'flink' is not one of direct, dataflow" in capsys.readouterr().err
+  assert not kubeflow_runner.parse_args([], {**ENV, 'SPAN_FOLDERS': '0', 'WARM_START': 'no'}).span_folders
+  assert kubeflow_runner.parse_args([], {**ENV, 'SPAN_FOLDERS': 'True'}).span_folders
+  with pytest.raises(SystemExit, match="SPAN_FOLDERS='maybe' is not a boolean"):
+    kubeflow_runner.parse_args([], {**ENV, 'SPAN_FOLDERS': 'maybe'})
 
 
 def test_tfx_cli_pipeline_create_with_the_vertex_engine(tmp_path):
@@ -229,14 +267,6 @@ print(json.dumps(found))
 """
 
 
-def build_context(destination: Path) -> Path:
-  """A copy of the repository without what .dockerignore leaves out of the image (its patterns, by name)."""
-  lines = (REPO_ROOT / '.dockerignore').read_text().splitlines()
-  patterns = [line.strip().removeprefix('**/') for line in lines if line.strip() and not line.startswith('#')]
-  shutil.copytree(REPO_ROOT, destination, ignore=shutil.ignore_patterns(*patterns))
-  return destination
-
-
 def project_code(spec: dict) -> set:
   """The dotted paths of this project's code that a compiled pipeline names (executor classes, functions)."""
   tasks = [t for t, e in spec['deploymentSpec']['executors'].items() if 'container' in e]
@@ -257,7 +287,7 @@ def test_setup_py_installs_what_the_compiled_pipeline_imports(vertex_job, tmp_pa
   (site_packages / 'tfx_stack.pth').write_text(f'import site; site.addsitedir({str(stack)!r})\n')
   install = subprocess.run(
       [sys.executable, '-m', 'pip', '--python', str(venv / 'bin' / 'python'), 'install', '--quiet', '--no-deps',
-       '--no-index', '--no-build-isolation', str(build_context(tmp_path / 'context'))],
+       '--no-index', '--no-build-isolation', str(image.build_context(REPO_ROOT, tmp_path / 'context'))],
       capture_output=True, text=True, timeout=600, check=False)
   assert install.returncode == 0, install.stdout + install.stderr
   probe = subprocess.run([str(venv / 'bin' / 'python'), '-c', IMPORT_PROBE, *sorted(code),

@@ -10,16 +10,20 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional, Tuple
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import REPO_ROOT
 from models import distribution
+from models.contract import PREDICTION_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 from models.distribution import Hardware, Kind
 from models.model import HParams
+from preprocessing.features import LABEL_KEY
 
 TWO_CPU_TRAINING = textwrap.dedent('''
     import json
@@ -57,13 +61,45 @@ CONSTRUCT_FROM_TF_CONFIG = textwrap.dedent('''
 ''')
 
 
-def run_python(code: str, tf_config: Optional[dict] = None) -> subprocess.Popen:
-  """Starts `python -c code` with the project and the tests importable, and TF_CONFIG only when given."""
+RUN_FN = textwrap.dedent('''
+    import json, sys
+    from models import keras_choice; keras_choice.use_tf_keras()
+    import absl.logging
+    import tensorflow as tf
+    from tfx.components.trainer import fn_args_utils
+    from tfx.types import artifact_utils, standard_artifacts
+    examples_uri, transform_uri, out, steps, logical_cpus = sys.argv[1:6]
+    if int(logical_cpus) > 1:
+      cpu = tf.config.list_physical_devices('CPU')[0]
+      tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(logical_cpus))
+    from models import trainer
+    absl.logging.set_verbosity(absl.logging.INFO)
+    examples = standard_artifacts.Examples()
+    examples.uri, examples.split_names = examples_uri, artifact_utils.encode_split_names(['train', 'eval'])
+    graph = standard_artifacts.TransformGraph()
+    graph.uri = transform_uri
+    fn_args = fn_args_utils.get_common_fn_args(
+        {'examples': [examples], 'transform_graph': [graph]},
+        {'train_args': json.dumps({'num_steps': int(steps)}), 'eval_args': json.dumps({'num_steps': 5})},
+        working_dir=out + '/tmp')
+    fn_args.serving_model_dir, fn_args.model_run_dir = out + '/model/Format-Serving', out + '/model_run'
+    fn_args.custom_config, fn_args.base_model = {}, None
+    trainer.run_fn(fn_args)
+    print(json.dumps({'done': True}))
+''')
+RUN_FN_STEPS = 150
+
+
+def run_python(code: str, tf_config: Optional[dict] = None, args: Tuple[str, ...] = (),
+               tmp_dir: Optional[Path] = None) -> subprocess.Popen:
+  """Starts `python -c code ARGS` with the project and the tests importable, and TF_CONFIG only when given."""
   env = {k: v for k, v in os.environ.items() if k != 'TF_CONFIG'}
   env['PYTHONPATH'] = f'{REPO_ROOT}{os.pathsep}{REPO_ROOT / "tests" / "models"}'
   if tf_config:
     env['TF_CONFIG'] = json.dumps(tf_config)
-  return subprocess.Popen([sys.executable, '-c', code], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+  if tmp_dir:
+    env['TMPDIR'] = str(tmp_dir)
+  return subprocess.Popen([sys.executable, '-c', code, *args], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
 
 
@@ -162,3 +198,70 @@ def test_tf_config_with_two_workers_constructs_multi_worker_mirrored_strategy():
       if worker.poll() is None:
         worker.kill()
   assert outcomes == [{'multi_worker': True, 'replicas': 2}] * 2
+
+
+@pytest.fixture(scope='module')
+def trained_inputs(e2e_run):
+  """(examples, transform graph) directories of the end-to-end run, for run_fn."""
+  pipeline_root = e2e_run[0] / 'pipeline'
+  [examples] = (pipeline_root / 'CsvExampleGen' / 'examples').iterdir()
+  [graph] = (pipeline_root / 'Transform' / 'transform_graph').iterdir()
+  return str(examples), str(graph)
+
+
+def run_fn_process(inputs, out: Path, logical_cpus: int = 1, tf_config: Optional[dict] = None,
+                   tmp_dir: Optional[Path] = None) -> subprocess.Popen:
+  """The project's run_fn in a fresh process on the end-to-end run's examples and transform graph."""
+  return run_python(RUN_FN, tf_config, (*inputs, str(out), str(RUN_FN_STEPS), str(logical_cpus)), tmp_dir)
+
+
+def eval_auc(model_dir: Path, examples_dir: str) -> float:
+  """The AUC of a SavedModel of run_fn on the eval split, labels from its own transform signature."""
+  from sklearn.metrics import roc_auc_score  # pylint: disable=g-import-not-at-top
+  model = tf.saved_model.load(str(model_dir))
+  files = tf.io.gfile.glob(f'{examples_dir}/Split-eval/*')
+  examples = tf.constant(list(tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator()))
+  labels = model.signatures[TRANSFORM_SIGNATURE](examples=examples)[LABEL_KEY].numpy().ravel()
+  scores = model.signatures[SERVING_SIGNATURE](examples=examples)[PREDICTION_KEY].numpy().ravel()
+  return roc_auc_score(labels, scores)
+
+
+def model_weights(model_dir: Path):
+  """The variables a run_fn SavedModel holds, in order."""
+  return [v.numpy() for v in tf.saved_model.load(str(model_dir)).model_variables]
+
+
+def test_run_fn_trains_multi_worker_across_two_processes_as_vertex_sets_them_up(trained_inputs, tmp_path):
+  cluster = {'chief': [f'localhost:{free_port()}'], 'worker': [f'localhost:{free_port()}']}
+  shared = tmp_path / 'shared'  # on Vertex, every replica writes under the same job directory
+  scratch = {role: tmp_path / f'tmp-{role}' for role in ('chief', 'worker')}
+  replicas = []
+  for role in ('chief', 'worker'):
+    scratch[role].mkdir()
+    tf_config = {'cluster': cluster, 'task': {'type': role, 'index': 0}, 'environment': 'cloud'}
+    replicas.append(run_fn_process(trained_inputs, shared, tf_config=tf_config, tmp_dir=scratch[role]))
+  single = run_fn_process(trained_inputs, tmp_path / 'single')
+  try:
+    logs = [result(process, timeout=900)[1] for process in replicas]
+    result(single, timeout=900)
+  finally:
+    for process in replicas + [single]:
+      if process.poll() is None:
+        process.kill()
+  assert all('Distribution: MultiWorkerMirroredStrategy, 2 replica(s) in sync' in log for log in logs)
+  chief_model = shared / 'model' / 'Format-Serving'
+  assert (chief_model / 'saved_model.pb').is_file() and (shared / 'model' / 'weights.npz').is_file()
+  [worker_model] = [d for d in scratch['worker'].glob('non-chief-*') if (d / 'saved_model.pb').is_file()]
+  assert not list(scratch['chief'].glob('non-chief-*'))  # the worker exported, but not over the chief's model
+  for chief_weights, worker_weights in zip(model_weights(chief_model), model_weights(worker_model)):
+    np.testing.assert_array_equal(chief_weights, worker_weights)  # synchronised: the same model on both
+  multi, alone = eval_auc(chief_model, trained_inputs[0]), eval_auc(tmp_path / 'single' / 'model' / 'Format-Serving',
+                                                                    trained_inputs[0])
+  assert multi > 0.85 and abs(multi - alone) < 0.03, (multi, alone)
+
+
+def test_run_fn_trains_under_mirrored_strategy_on_two_logical_cpus(trained_inputs, tmp_path):
+  outcome, log = result(run_fn_process(trained_inputs, tmp_path / 'out', logical_cpus=2), timeout=900)
+  assert outcome == {'done': True}
+  assert 'Distribution: MirroredStrategy, 2 replica(s) in sync' in log
+  assert eval_auc(tmp_path / 'out' / 'model' / 'Format-Serving', trained_inputs[0]) > 0.85

@@ -7,7 +7,6 @@ import pytest
 from conftest import latest_run, pushed_model_dir, run_local, taxi_rows, tree_digest, write_csv
 from pipeline import metadata
 from pipeline.local import exit_codes
-from pipeline.reporting import run_summary
 
 SPAN_ROWS = 1500
 STEPS = '100'

@@ -1,0 +1,114 @@
+"""kubeflow_runner.py run-local: a compiled spec run task by task on this machine, before it is deployed.
+
+What it proves: the spec's wiring, parameters and placeholders, every executor's code as the image installs it,
+image-only paths, and that the pushed model serves. What it does not: the image pull, GCS or other remote storage,
+the cluster's scheduler and service accounts, Vertex AI itself, and caching (each run runs every task again; a
+resolver still finds what earlier runs of the same pipeline root made, as Vertex would). A Trainer compiled as a
+Vertex AI custom job trains here, through TFX's own Vertex training code up to the request it would send
+(pipeline/compiled/vertex_boundary.py), which is checked and printed.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from pipeline import config as config_lib
+from pipeline.compiled import image, launcher
+from pipeline.compiled import spec as spec_lib
+from pipeline.gates import all_gates
+from pipeline.local import exit_codes
+
+TASK_LINE = '{:<52} {:<10} {:>7}'
+
+
+def local_root(path: str) -> str:
+  """A pipeline root run-local can write: a local directory; ValueError for remote storage."""
+  if '://' in path:
+    raise ValueError(f'pipeline root {path} is remote: compile with a local --pipeline-root (and --data-root) to '
+                     'run the pipeline on this machine')
+  if not path:
+    raise ValueError('the spec records no pipeline root: compile with --pipeline-root or pass --pipeline-root')
+  return os.path.abspath(path)
+
+
+def summary_lines(results: List[launcher.TaskResult]) -> List[str]:
+  """The evaluation, blessing and push that the run's tasks recorded."""
+  from pipeline.reporting import run_summary  # pylint: disable=g-import-not-at-top  (TFMA)
+  outputs = {r.name: r.outputs for r in results}
+  lines = []
+  evaluation = outputs.get('Evaluator', {}).get('evaluation', [])
+  if evaluation and os.path.isdir(evaluation[0]['uri']):
+    metrics = run_summary.read_metrics(evaluation[0]['uri'])
+    lines.append(f'Evaluation (eval split): {run_summary.format_metrics(metrics.get((), {}))}')
+    blessing = outputs['Evaluator'].get('blessing', [])
+    if blessing:
+      blessed = blessing[0]['metadata'].get('blessed') == 1
+      lines.append('Blessing: ' + ('BLESSED' if blessed else 'NOT BLESSED, so nothing was pushed. Failed thresholds:'))
+      if not blessed:
+        lines += [f'  - {f}' for f in run_summary.read_validation_failures(evaluation[0]['uri'])]
+  pushed = outputs.get('Pusher', {}).get('pushed_model', [])
+  if pushed and pushed[0]['metadata'].get('pushed') == 1:
+    lines.append(f'Pushed model: {pushed[0]["metadata"].get("pushed_destination")}')
+  return lines
+
+
+def vertex_request_lines(results: List[launcher.TaskResult]) -> List[str]:
+  """For each task compiled as a Vertex AI custom job: the request it would have sent, in brief, and its file."""
+  lines = []
+  for result in results:
+    path = os.path.join(os.path.dirname(result.log), launcher.VERTEX_REQUEST) if result.state == 'COMPLETE' else ''
+    if not path or not os.path.exists(path):
+      continue
+    with open(path, encoding='utf-8') as f:
+      request = json.load(f)
+    job = request['custom_job']
+    lines.append(f'{result.name}: trained here; the Vertex AI custom job it would create in {request["parent"]} '
+                 f'(checked against aiplatform_v1.CustomJob, not sent; whole request: {path}):')
+    for i, pool in enumerate(job['job_spec']['worker_pool_specs']):
+      container = pool['container_spec']
+      machine = json.dumps(pool['machine_spec'], sort_keys=True)
+      lines.append(f'  workerpool{i}: {pool.get("replica_count", 1)} x {machine}, image {container["image_uri"]}, '
+                   f'command {" ".join(container["command"][:3])} ...')
+  return lines
+
+
+def exit_code(results: List[launcher.TaskResult]) -> int:
+  """OK when every task completed, BAD_INPUT when a gate stopped the run, else FAILED."""
+  failed = [r for r in results if r.state == 'FAILED']
+  if not failed:
+    return exit_codes.OK
+  stopped_by_gate = any(gate.error.__name__ in failed[0].log for gate in all_gates())
+  return exit_codes.BAD_INPUT if stopped_by_gate else exit_codes.FAILED
+
+
+def run(spec_path: str, pipeline_root: Optional[str] = None, work_dir: Optional[str] = None) -> int:
+  """Installs the image, runs the compiled pipeline, prints a line per task and a summary; the exit code."""
+  pipeline = spec_lib.read_spec(spec_path)
+  root = local_root(pipeline_root or pipeline.default_root)
+  run_id = datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')
+  work = Path(work_dir or tempfile.mkdtemp(prefix='run-local-'))
+  print(f'Run-local {run_id} of {pipeline.name} ({spec_path}), pipeline root {root}')
+  started = time.monotonic()
+  installed = image.install(config_lib.REPO_ROOT, work)
+  print(f'Image: the project installed as the Dockerfile installs it, in {work} ({time.monotonic() - started:.1f} s); '
+        f'{image.IMAGE_PROJECT_DIR} is {installed.image_paths[image.IMAGE_PROJECT_DIR]}')
+  print('\n' + TASK_LINE.format('task', 'status', 'seconds'))
+
+  def report(result: launcher.TaskResult) -> None:
+    print(TASK_LINE.format(result.name, result.state.lower(), f'{result.seconds:.1f}'), flush=True)
+
+  os.makedirs(root, exist_ok=True)
+  results = launcher.run_pipeline(pipeline, root, run_id, installed.python, installed.env, installed.image_paths,
+                                  report)
+  print(TASK_LINE.format('whole run (wall clock)', '', f'{time.monotonic() - started:.1f}') + '\n')
+  for line in vertex_request_lines(results) + summary_lines(results):
+    print(line)
+  failed = [r for r in results if r.state == 'FAILED']
+  if failed:
+    print(f'\nTASK FAILED: {failed[0].name}: {failed[0].log}')
+  return exit_code(results)

@@ -1,0 +1,119 @@
+"""kubeflow_runner.py compile with local roots, then run-local: the compiled pipeline runs here and pushes a model
+that scores like a local_runner.py model on rows it never saw; the vertex target's resolvers find earlier runs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.metrics import roc_auc_score
+
+from benchmarks.holdout import big_tipper, is_holdout, to_tf_example
+from conftest import REPO_ROOT, pushed_model_dir, taxi_rows, write_csv
+from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE
+from pipeline.compiled import launcher
+from test_kubeflow_runner import ENV, compile_to
+
+AUC_BAR = 0.95
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+  """(data root of the rows the pipeline may see, header, held-back rows)."""
+  header, rows = taxi_rows()
+  root = write_csv(tmp_path_factory.mktemp('run_local') / 'data' / 'data.csv', header,
+                   [r for r in rows if not is_holdout(r)])
+  return root, header, [r for r in rows if is_holdout(r)]
+
+
+def run_local(spec, work_dir) -> subprocess.CompletedProcess:
+  """`python kubeflow_runner.py run-local --spec SPEC` as a user runs it."""
+  return subprocess.run([sys.executable, 'kubeflow_runner.py', 'run-local', '--spec', str(spec), '--work-dir',
+                         str(work_dir)], cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=1800,
+                        check=False)
+
+
+def holdout_auc(pipeline_root, header, held) -> float:
+  """The AUC of the newest model pushed under <pipeline root>/serving_model on the held-back rows."""
+  serve = tf.saved_model.load(str(pushed_model_dir(pipeline_root))).signatures[SERVING_SIGNATURE]
+  scores = serve(**{SERVING_INPUT: tf.constant([to_tf_example(header, r) for r in held])})[PREDICTION_KEY]
+  return roc_auc_score(np.array([big_tipper(header, r) for r in held]), scores.numpy().ravel())
+
+
+def recorded(pipeline_root, title):
+  """The artifacts of a type that run-local tasks recorded under a pipeline root, oldest first."""
+  return [a for a in launcher.recorded_artifacts(str(pipeline_root)) if a['type']['schemaTitle'] == title]
+
+
+def test_the_kfp_spec_runs_here_and_pushes_a_model_that_scores(data, tmp_path):
+  data_root, header, held = data
+  root = tmp_path / 'root'
+  spec = compile_to(tmp_path / 'pipeline.yaml', '--target', 'kfp', '--pipeline-root', str(root),
+                    '--data-root', str(data_root))
+  process = run_local(spec, tmp_path / 'work')
+  assert process.returncode == 0, process.stdout + process.stderr
+  for task in ('CsvExampleGen', 'CuratedSchemaGen', 'StatisticsGen', 'Transform', 'ExampleValidator', 'DataGate',
+               'Trainer', 'Evaluator', 'Pusher'):
+    assert any(line.split()[:2] == [task, 'complete'] for line in process.stdout.splitlines()), task
+  assert 'Blessing: BLESSED' in process.stdout and f'Pushed model: {root}/serving_model/' in process.stdout
+  assert holdout_auc(root, header, held) >= AUC_BAR
+  [examples] = recorded(root, 'tfx.Examples')
+  assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
+  assert examples['metadata']['input_fingerprint'].startswith('split:single_split,num_files:1,')  # ExampleGen's driver
+
+
+def test_the_vertex_spec_resolves_the_last_blessed_model_of_an_earlier_run(data, tmp_path):
+  data_root, header, held = data
+  root = tmp_path / 'root'
+  spec = compile_to(tmp_path / 'pipeline.json', '--target', 'vertex', '--pipeline-root', str(root),
+                    '--data-root', str(data_root))
+  first = run_local(spec, tmp_path / 'work1')
+  assert first.returncode == 0, first.stdout + first.stderr
+  assert holdout_auc(root, header, held) >= AUC_BAR
+  second = run_local(spec, tmp_path / 'work2')
+  assert second.returncode == 0, second.stdout + second.stderr
+  models, blessings = recorded(root, 'tfx.Model'), recorded(root, 'tfx.ModelBlessing')
+  assert len(models) == len(blessings) == 2
+  assert 'baseline_model_id' not in blessings[0]['metadata']  # the first run had no blessed model to compare with
+  assert blessings[1]['metadata']['baseline_model_id'] == models[0]['name']
+  assert blessings[1]['metadata']['current_model_id'] == models[1]['name']
+
+
+def test_a_remote_pipeline_root_is_refused_with_what_to_do(tmp_path):
+  spec = compile_to(tmp_path / 'pipeline.yaml', '--target', 'kfp', '--pipeline-root', 'gs://bucket/taxi')
+  process = run_local(spec, tmp_path / 'work')
+  assert process.returncode == 2
+  assert 'pipeline root gs://bucket/taxi is remote: compile with a local --pipeline-root' in process.stderr
+
+
+def test_a_trainer_compiled_as_a_vertex_custom_job_trains_here_and_shows_the_request(tmp_path):
+  header, rows = taxi_rows()
+  data_root = write_csv(tmp_path / 'data' / 'data.csv', header, rows[:3000])
+  root = tmp_path / 'root'
+  spec = compile_to(tmp_path / 'pipeline.yaml', '--target', 'kfp', '--pipeline-root', str(root), '--data-root',
+                    str(data_root), '--train-steps', '200', '--accelerator', 'NVIDIA_TESLA_T4', '--machine-type',
+                    'n1-standard-8', '--trainer-replicas', '2', '--project', 'my-project', '--region', 'us-central1')
+  process = run_local(spec, tmp_path / 'work')
+  assert process.returncode == 0, process.stdout + process.stderr
+  assert 'Trainer: trained here; the Vertex AI custom job it would create in projects/my-project/locations/' \
+         'us-central1 (checked against aiplatform_v1.CustomJob, not sent' in process.stdout
+  [request_file] = root.glob('run-local/*/Trainer/vertex_custom_job.json')
+  request = json.loads(request_file.read_text())
+  pools = request['custom_job']['job_spec']['worker_pool_specs']
+  machine = {'machine_type': 'n1-standard-8', 'accelerator_type': 'NVIDIA_TESLA_T4', 'accelerator_count': 1}
+  assert [(p['machine_spec'], p['replica_count']) for p in pools] == [(machine, '1'), (machine, '1')]
+  assert {p['container_spec']['image_uri'] for p in pools} == {'img:1'}
+  command = pools[0]['container_spec']['command']
+  assert command[:3] == ['python', '-m', 'tfx.scripts.run_executor']
+  assert command[command.index('--executor_class_path') + 1] == 'tfx.components.trainer.executor.GenericExecutor'
+  [model] = recorded(root, 'tfx.Model')
+  assert (Path(model['uri']) / 'Format-Serving' / 'saved_model.pb').is_file()
+
+
+def test_the_custom_job_check_refuses_what_vertex_would():
+  from pipeline.compiled.vertex_boundary import checked_custom_job  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match='Unknown field for MachineSpec: machine_typo'):
+    checked_custom_job({'display_name': 'x', 'job_spec': {'worker_pool_specs': [{'machine_spec': {
+        'machine_typo': 'n1-standard-8'}}]}})

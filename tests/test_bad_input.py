@@ -70,6 +70,15 @@ def test_text_in_a_numeric_column(tmp_path, served):
       process.stderr)
 
 
+def test_numbers_the_reader_would_refuse_stop_before_any_component(tmp_path, served):
+  header, rows = sample()
+  process = run_on(served, write_rows(tmp_path, header, with_column(header, rows, 'trip_start_hour', '+5', 100)))
+  assert process.returncode == exit_codes.BAD_INPUT  # not a failed ExampleGen (exit 1) with Arrow's message
+  assert "data.csv line 2, column 'trip_start_hour': expected an integer, found '+5' (10 of 1000 rows, 1.00 %)" in (
+      process.stderr)
+  assert 'Run ' not in process.stdout  # nothing ran
+
+
 def test_ragged_rows_name_the_line(tmp_path, served):
   header, rows = sample()
   rows[9] = rows[9][:-3]

@@ -6,7 +6,8 @@ in Python: most of the Evaluator's time. This metric unpacks each pair once and 
 under the same names, so blessing thresholds, reports and notebooks read them as before:
 - auc: the exact ROC AUC (tied scores count half) while a slice has at most MAX_UNFOLDED examples, beyond that
   over NUM_BUCKETS equal-width score buckets (TFMA's AUC always uses 10,000 thresholds: 0.49 on a slice whose one
-  positive scored near 0, where the exact AUC is 0.96); NaN when a slice holds one class only, where it is undefined;
+  positive scored near 0, where the exact AUC is 0.96); NaN when a slice holds one class only, where it is undefined,
+  and when any score is NaN (ranking it highest or lowest would give a finite AUC to a model that gave no score);
 - binary_accuracy, precision, recall: at THRESHOLD, a score above it being a positive prediction (TFMA's
   defaults); precision and recall are NaN when their denominator is 0, as in TFMA;
 - calibration (weighted predictions / weighted labels), mean_label, mean_prediction, example_count.
@@ -40,6 +41,7 @@ class Totals:
   true_negatives: float = 0.0
   false_negatives: float = 0.0
   weighted_predictions: float = 0.0
+  unscored: float = 0.0  # triples whose score is NaN: the model gave no score, so the AUC is undefined
 
   def __add__(self, other: 'Totals') -> 'Totals':
     return Totals(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
@@ -61,7 +63,7 @@ def label_weights_at(label: np.ndarray, weight: np.ndarray, index: np.ndarray,
 def fold(labels: Iterable[float], scores: Iterable[float], weights: Iterable[float]) -> Totals:
   """The totals of labels (1 positive, 0 negative), scores in [0, 1] and example weights."""
   label, score, weight = arrays(labels, scores, weights)
-  buckets = np.clip((score * NUM_BUCKETS).astype(np.int64), 0, NUM_BUCKETS - 1)
+  buckets = np.clip((np.nan_to_num(score) * NUM_BUCKETS).astype(np.int64), 0, NUM_BUCKETS - 1)
   positive, predicted = label > THRESHOLD, score > THRESHOLD
   positives, negatives = label_weights_at(label, weight, buckets, NUM_BUCKETS)
   return Totals(
@@ -71,7 +73,8 @@ def fold(labels: Iterable[float], scores: Iterable[float], weights: Iterable[flo
       false_positives=float(weight[~positive & predicted].sum()),
       true_negatives=float(weight[~positive & ~predicted].sum()),
       false_negatives=float(weight[positive & ~predicted].sum()),
-      weighted_predictions=float((weight * score).sum()))
+      weighted_predictions=float((weight * score).sum()),
+      unscored=float(np.isnan(score).sum()))
 
 
 def roc_auc(positives: np.ndarray, negatives: np.ndarray) -> float:
@@ -132,7 +135,13 @@ class Accumulator:
     return unfolded + self.folded if self.folded else unfolded
 
   def auc(self, totals: Totals) -> float:
-    """The exact AUC until triples were folded, then the AUC over the score buckets of totals (self.totals())."""
+    """The exact AUC until triples were folded, then the AUC over the score buckets of totals (self.totals()).
+
+    NaN when any score is NaN: a model that scores an example NaN has no AUC (never a finite one, as ranking the
+    NaN highest or lowest would give), so it is never blessed.
+    """
+    if totals.unscored:
+      return math.nan
     if self.folded:
       return roc_auc(totals.positives, totals.negatives)
     return exact_roc_auc(self.labels, self.scores, self.weights)

@@ -11,6 +11,7 @@ import re
 from typing import Dict, Iterator, List, Optional
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 from pyarrow import fs as pafs
 
@@ -18,6 +19,9 @@ from preprocessing import features
 from preprocessing.features import RawType
 
 HEADER_BYTES = 1 << 16  # enough for the header row.
+TEXT_ENCODING = 'utf-8-sig'  # UTF-8, with or without the byte-order mark spreadsheet programs write.
+INT_CELL = re.compile(r'\s*(-?\d+|0[xX][0-9a-fA-F]+)\s*')  # what Arrow reads as an int64: no '+', '_' or exponent
+FLOAT_CELL = re.compile(r'\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*')  # finite float64s as Arrow reads them
 BLOCK_BYTES = 1 << 20  # rows are parsed and encoded about 8,000 at a time.
 ARROW_TYPES = {RawType.INT: pa.int64(), RawType.FLOAT: pa.float64(), RawType.STRING: pa.binary()}
 
@@ -31,7 +35,7 @@ def open_file(path: str) -> pa.NativeFile:
 def header(path: str) -> List[str]:
   """The column names in a CSV file's first row."""
   with open_file(path) as f:
-    return next(csv.reader(io.StringIO(f.read(HEADER_BYTES).decode('utf-8', errors='replace'))), [])
+    return next(csv.reader(io.StringIO(f.read(HEADER_BYTES).decode(TEXT_ENCODING, errors='replace'))), [])
 
 
 def column_types(names: List[str]) -> Dict[str, pa.DataType]:
@@ -63,9 +67,16 @@ def read_batches(path: str, types: Dict[str, pa.DataType]) -> Iterator[pa.Record
 
 
 def declared_rows(path: str, names: List[str]) -> Optional[int]:
-  """How many rows Arrow reads from a file with these columns as their declared types with UTF-8 text, or None."""
+  """How many rows Arrow reads from a file with these columns as their declared types with UTF-8 text, or None when
+  it cannot, or when a float column holds a value that is not finite (nan, inf)."""
   types = {name: pa.string() if kind == pa.binary() else kind for name, kind in column_types(names).items()}
+  rows = 0
   try:
-    return sum(batch.num_rows for batch in read_batches(path, types))
+    for batch in read_batches(path, types):
+      rows += batch.num_rows
+      for column in batch.columns:
+        if pa.types.is_floating(column.type) and pc.any(pc.invert(pc.is_finite(column))).as_py():
+          return None
   except (ValueError, OSError, UnicodeDecodeError):  # pa.ArrowInvalid is a ValueError.
     return None
+  return rows

@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import glob
 import os
+import re
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from pipeline.ingest import csv_reading
@@ -68,26 +69,26 @@ def header_problems(path: str, header: List[str]) -> List[Problem]:
   return problems
 
 
-def parses_as(cell: str, raw_type: RawType) -> bool:
-  """Whether a non-empty CSV cell is a value of the declared raw type."""
-  try:
-    if raw_type == RawType.INT:
-      int(cell)
-    elif raw_type == RawType.FLOAT:
-      float(cell)
-  except ValueError:
-    return False
-  return True
+def cell_problem(cell: str, raw_type: RawType) -> Optional[str]:
+  """What is wrong with a non-empty CSV cell of a declared raw type, or None: a cell passes exactly when
+  ExampleGen's reader (Arrow) reads it (no '+' sign or '_' between digits; hexadecimal integers do pass) as a finite
+  number."""
+  if raw_type == RawType.INT and not csv_reading.INT_CELL.fullmatch(cell):
+    return 'expected an integer'
+  if raw_type == RawType.FLOAT and not csv_reading.FLOAT_CELL.fullmatch(cell):
+    return 'expected a finite number' if NON_FINITE.fullmatch(cell) else 'expected a number'
+  return None
 
 
-EXPECTED = {RawType.INT: 'expected an integer', RawType.FLOAT: 'expected a number'}
+NUMERIC = (RawType.INT, RawType.FLOAT)
+NON_FINITE = re.compile(r'\s*-?(nan|inf|infinity)\s*', re.IGNORECASE)
 
 
 def row_problems(path: str, header: List[str], rows: Iterable[Tuple[int, List[str]]]) -> Tuple[List[Problem], int]:
   """Ragged rows and cells of the wrong type, each kind counted once per column; and the row count."""
   typed = [(i, name, features.feature(name).raw_type) for i, name in enumerate(header)
            if name in {f.name for f in features.FEATURES}
-           and features.feature(name).raw_type in EXPECTED]
+           and features.feature(name).raw_type in NUMERIC]
   found: Dict[Tuple[str, Optional[str]], Problem] = {}
   count = 0
   for line, row in rows:
@@ -100,10 +101,11 @@ def row_problems(path: str, header: List[str], rows: Iterable[Tuple[int, List[st
       continue
     for i, name, raw_type in typed:
       cell = row[i]
-      if cell and not parses_as(cell, raw_type):
-        key = ('type', name)
+      what = cell_problem(cell, raw_type) if cell else None
+      if what:
+        key = (what, name)
         if key not in found:
-          found[key] = Problem(path, f'{EXPECTED[raw_type]}, found {cell!r}', line=line, column=name, count=0)
+          found[key] = Problem(path, f'{what}, found {cell!r}', line=line, column=name, count=0)
         found[key].count += 1
   for problem in found.values():
     problem.rows = count
@@ -113,7 +115,7 @@ def row_problems(path: str, header: List[str], rows: Iterable[Tuple[int, List[st
 def read_header(path: str) -> Optional[List[str]]:
   """The first CSV record of a file, or None when it has none or is unreadable."""
   try:
-    with open(path, newline='', encoding='utf-8') as f:
+    with open(path, newline='', encoding=csv_reading.TEXT_ENCODING) as f:
       return next(csv.reader(f), None)
   except (csv.Error, UnicodeDecodeError):
     return None
@@ -129,7 +131,7 @@ def check_file(path: str) -> List[Problem]:
   if first_row and not header_problems(path, first_row) and csv_reading.declared_rows(path, first_row):
     return []
   try:
-    with open(path, newline='', encoding='utf-8') as f:
+    with open(path, newline='', encoding=csv_reading.TEXT_ENCODING) as f:
       reader = csv.reader(f, strict=True)
       header = next(reader, None)
       if header is None:
@@ -233,7 +235,7 @@ def schema_violations(data_root: str, schema, columns: Iterable[str]) -> List[Pr
   columns = set(columns)
   problems = []
   for path in csv_files(data_root):
-    with open(path, newline='', encoding='utf-8') as f:
+    with open(path, newline='', encoding=csv_reading.TEXT_ENCODING) as f:
       reader = csv.reader(f)
       header = next(reader)
       checks = [(header.index(c.column), c) for c in constraints(schema, columns) if c.column in header]

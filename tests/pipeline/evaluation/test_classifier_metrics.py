@@ -181,3 +181,15 @@ def test_a_candidate_is_blessed_only_when_its_auc_is_not_below_the_baselines(e2e
   [failure] = failed.failures
   assert failure.metric_key.name == 'auc' and failure.metric_key.is_diff  # above the floor, below the baseline
   assert failure.metric_value.double_value.value < -0.05
+
+
+def test_a_nan_score_makes_the_auc_nan_whether_kept_or_folded():
+  from pipeline.evaluation.classifier_metrics import Accumulator  # pylint: disable=g-import-not-at-top
+  scored = Accumulator(labels=[1.0, 0.0, 1.0, 0.0], scores=[0.9, 0.1, 0.8, 0.3], weights=[1.0] * 4)
+  assert scored.auc(scored.totals()) == 1.0
+  unscored = Accumulator(labels=[1.0, 0.0, 1.0, 0.0], scores=[0.9, math.nan, 0.8, 0.3], weights=[1.0] * 4)
+  assert math.isnan(unscored.auc(unscored.totals()))
+  unscored.folded, unscored.labels, unscored.scores, unscored.weights = unscored.totals(), [], [], []
+  assert unscored.folded.unscored == 1 and math.isnan(unscored.auc(unscored.totals()))
+  merged = ClassifierMetricsCombiner({}, None, None, None, False).merge_accumulators([scored, unscored])
+  assert math.isnan(merged.auc(merged.totals()))

@@ -224,8 +224,9 @@ def users(store: Store, artifact_ids: List[int], input_key: Optional[str] = None
 
 def made_by_users(store: Store, artifact_id: int, type_name: str) -> List[int]:
   """Ids of the artifacts of a type that the executions which used an artifact made."""
-  made = [a for execution in users(store, [artifact_id]) for _, a in linked_artifacts(store, execution.id, MADE)]
-  return sorted({a.id for a in made if a.type == type_name})
+  used_by = sorted({e.execution_id for e in store.get_events_by_artifact_ids([artifact_id]) if e.type in USED})
+  made = [e.artifact_id for e in store.get_events_by_execution_ids(used_by) if e.type in MADE] if used_by else []
+  return sorted({a.id for a in store.get_artifacts_by_id(made) if a.type == type_name}) if made else []
 
 
 def upstream(store: Store, artifact: Artifact) -> List[Artifact]:

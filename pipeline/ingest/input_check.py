@@ -69,6 +69,10 @@ def header_problems(path: str, header: List[str]) -> List[Problem]:
   return problems
 
 
+NUMERIC = (RawType.INT, RawType.FLOAT)
+NON_FINITE = re.compile(r'\s*-?(nan|inf|infinity)\s*', re.IGNORECASE)
+
+
 def cell_problem(cell: str, raw_type: RawType) -> Optional[str]:
   """What is wrong with a non-empty CSV cell of a declared raw type, or None: a cell passes exactly when
   ExampleGen's reader (Arrow) reads it (no '+' sign or '_' between digits; hexadecimal integers do pass) as a finite
@@ -78,10 +82,6 @@ def cell_problem(cell: str, raw_type: RawType) -> Optional[str]:
   if raw_type == RawType.FLOAT and not csv_reading.FLOAT_CELL.fullmatch(cell):
     return 'expected a finite number' if NON_FINITE.fullmatch(cell) else 'expected a number'
   return None
-
-
-NUMERIC = (RawType.INT, RawType.FLOAT)
-NON_FINITE = re.compile(r'\s*-?(nan|inf|infinity)\s*', re.IGNORECASE)
 
 
 def row_problems(path: str, header: List[str], rows: Iterable[Tuple[int, List[str]]]) -> Tuple[List[Problem], int]:

@@ -6,6 +6,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-lock
+PROJECT := $(VENV)/.installed-project
 ARGS ?=
 PYTEST_ARGS ?=
 
@@ -17,7 +18,7 @@ run: venv
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-venv: $(STAMP)
+venv: $(STAMP) $(PROJECT)
 
 # Recreated from scratch when the lock changes, so no package survives that the lock no longer names.
 $(STAMP): requirements.lock
@@ -27,6 +28,12 @@ $(STAMP): requirements.lock
 	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock; \
 	  $(PY) -m pip check --disable-pip-version-check
 	@touch $(STAMP)
+
+# The project itself, editable: its packages resolve to this checkout from any folder (the notebooks' kernels run in
+# notebooks/ and import it with no sys.path edit). Reinstalled when setup.py changes, without recreating the venv.
+$(PROJECT): $(STAMP) setup.py
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
+	@touch $(PROJECT)
 
 # Infers a schema from data with TFDV's SchemaGen logic and prints its difference from the curated one.
 schema-diff: venv

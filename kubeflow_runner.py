@@ -28,6 +28,8 @@ runs this file. The tfx CLI passes no flags, so every flag defaults to an enviro
   --namespace          KFP_NAMESPACE              (deploy) Kubernetes namespace of a multi-user cluster
 
 Any of --accelerator, --machine-type or --trainer-replicas > 1 makes the Trainer a Vertex AI custom job.
+What TensorFlow, absl, Beam and google-api-core write is discarded (compile, deploy) or goes to
+<pipeline-root>/logs/<run id>.log (run-local); --verbose shows it.
 """
 from __future__ import annotations
 
@@ -49,7 +51,9 @@ from models import keras_choice  # noqa: E402
 keras_choice.use_tf_keras()
 
 from pipeline import config as config_lib  # noqa: E402  (after the Keras choice)
+from pipeline.compiled import run_local  # noqa: E402
 from pipeline.ingest.spans import CSV_PATTERN, SPAN_PATTERN  # noqa: E402
+from pipeline.local import console  # noqa: E402
 
 CONTAINER_SCHEMA_FILE = '/pipeline/schema/schema.pbtxt'
 TARGETS = ('vertex', 'kfp')
@@ -139,6 +143,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, st
   parser.add_argument('--trainer-replicas', type=int, default=env_int(environ, 'TRAINER_REPLICAS', 1), metavar='N',
                       help='trainer replicas; more than 1 trains with MultiWorkerMirroredStrategy '
                            '[TRAINER_REPLICAS] (default: %(default)s)')
+  parser.add_argument('--verbose', action='store_true', help='show the warnings and logs of the libraries')
 
 
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -150,14 +155,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                               help='vertex: a Vertex AI PipelineJob; kfp: a bare KFP v2 PipelineSpec '
                                    '(default: %(default)s)')
   add_pipeline_flags(compile_parser, environ)
-  local_parser = commands.add_parser(
-      'run-local', help='run a compiled spec on this machine, task by task, as the KFP v2 launcher would')
-  local_parser.add_argument('--spec', required=True, help='the compiled file: pipeline.yaml (kfp) or pipeline.json '
-                                                          '(vertex), compiled with a local --pipeline-root')
-  local_parser.add_argument('--pipeline-root', default='',
-                            help='where the tasks write (default: the pipeline root compiled into the spec)')
-  local_parser.add_argument('--work-dir', default='',
-                            help='where the image is installed (default: a new temporary directory)')
+  run_local.add_flags(commands.add_parser(
+      'run-local', help='run a compiled spec on this machine, task by task, as the KFP v2 launcher would'))
   deploy_parser = commands.add_parser(
       'deploy', help='compile for kfp and upload to a Kubeflow Pipelines v2 cluster; optionally run or schedule it')
   deploy_parser.add_argument('--endpoint', default=environ.get('KFP_ENDPOINT', ''),
@@ -194,7 +193,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
     return args
   if not args.pipeline_root:
     parser.error('set PIPELINE_ROOT or pass --pipeline-root (for example gs://my-bucket/taxi-big-tipper)')
-  if args.accelerator and args.accelerator not in vertex_accelerators():
+  if args.accelerator and args.accelerator not in vertex_accelerators(args.verbose):
     parser.error(f'--accelerator {args.accelerator} is not a Vertex AI accelerator type; one of: '
                  f'{", ".join(vertex_accelerators())}')
   if args.beam_runner not in BEAM_RUNNERS:
@@ -214,7 +213,7 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
       parser.error(str(e))
   args.output = args.output or DEFAULT_OUTPUTS[args.target]
   args.image = args.image or f'gcr.io/{args.project or "YOUR_PROJECT"}/{config_lib.PIPELINE_NAME}'
-  problems = dataflow_option_errors(beam_args(args)) if args.beam_runner == 'dataflow' else []
+  problems = dataflow_option_errors(beam_args(args), args.verbose) if args.beam_runner == 'dataflow' else []
   if problems:
     parser.error('the Dataflow options do not pass Beam\'s validation: ' + '; '.join(p.strip() for p in problems))
   try:
@@ -224,9 +223,10 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
   return args
 
 
-def vertex_accelerators() -> List[str]:
+def vertex_accelerators(verbose: bool = False) -> List[str]:
   """The accelerator type names Vertex AI knows, from the installed google-cloud-aiplatform."""
-  from google.cloud.aiplatform_v1.types import accelerator_type  # pylint: disable=g-import-not-at-top
+  with console.for_command(os.devnull, verbose):  # its import warns
+    from google.cloud.aiplatform_v1.types import accelerator_type  # pylint: disable=g-import-not-at-top
   return [a.name for a in accelerator_type.AcceleratorType if a.value]
 
 
@@ -258,15 +258,16 @@ def beam_args(args: argparse.Namespace) -> Tuple[str, ...]:
   return runner + tuple(args.beam_arg)
 
 
-def dataflow_option_errors(arguments: Sequence[str]) -> List[str]:
+def dataflow_option_errors(arguments: Sequence[str], verbose: bool = False) -> List[str]:
   """What Beam's own option validators find wrong with Dataflow pipeline arguments.
 
   The validators Beam runs before it submits a Dataflow job, less the two that need Google Cloud (the default-bucket
   lookup and the soft-delete check on the buckets): nothing is submitted and nothing leaves the machine.
   """
-  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
-  from apache_beam.options import pipeline_options_validator  # pylint: disable=g-import-not-at-top
-  from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner  # pylint: disable=g-import-not-at-top
+  with console.for_command(os.devnull, verbose):  # their imports warn
+    from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
+    from apache_beam.options import pipeline_options_validator  # pylint: disable=g-import-not-at-top
+    from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner  # pylint: disable=g-import-not-at-top
   options = pipeline_options.PipelineOptions(list(arguments))
   validator = pipeline_options_validator.PipelineOptionsValidator(options, DataflowRunner())
   cloud = options.view_as(pipeline_options.GoogleCloudOptions)
@@ -333,7 +334,7 @@ def set_default_pipeline_root(path: str, pipeline_root: str) -> None:
     f.write(header + yaml.safe_dump(spec, sort_keys=True))
 
 
-def compile_pipeline(args: argparse.Namespace) -> config_lib.PipelineConfig:
+def compile_pipeline(args: argparse.Namespace, out: console.Console) -> config_lib.PipelineConfig:
   """Writes the pipeline for args.target to args.output (or where the tfx CLI redirects it)."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from pipeline.dag import create_pipeline  # pylint: disable=g-import-not-at-top
@@ -347,9 +348,9 @@ def compile_pipeline(args: argparse.Namespace) -> config_lib.PipelineConfig:
   if args.target == 'kfp':
     set_default_pipeline_root(output, config.pipeline_root)
   for line in describe(config, args.target):
-    print(line)
+    out.say(line)
   if os.path.isfile(output) and os.path.getmtime(output) >= started - 1:
-    print(f'Wrote {output}')
+    out.say(f'Wrote {output}')
   return config
 
 
@@ -383,7 +384,7 @@ def connect(endpoint: str, namespace: str, token: str = '', cookies: str = '') -
     raise SystemExit(f'error: cannot reach Kubeflow Pipelines at {endpoint}: {type(e).__name__}: {e}') from None
 
 
-def upload(client: Any, package: str, name: str, version: str) -> Tuple[str, str]:
+def upload(client: Any, package: str, name: str, version: str, out: console.Console) -> Tuple[str, str]:
   """Uploads a package as a new pipeline, or as a new version of the existing one: (pipeline id, version id).
 
   A new pipeline's first version is the one KFP creates with it, named after the pipeline.
@@ -394,21 +395,21 @@ def upload(client: Any, package: str, name: str, version: str) -> Tuple[str, str
     pipeline_id = client.upload_pipeline(pipeline_package_path=package, pipeline_name=name,
                                          description=description).pipeline_id
     versions = client.list_pipeline_versions(pipeline_id=pipeline_id, page_size=1).pipeline_versions
-    print(f'Uploaded new pipeline {name} ({pipeline_id})')
+    out.say(f'Uploaded new pipeline {name} ({pipeline_id})')
     return pipeline_id, versions[0].pipeline_version_id
   version_id = client.upload_pipeline_version(pipeline_package_path=package, pipeline_version_name=version,
                                               pipeline_id=pipeline_id).pipeline_version_id
-  print(f'Uploaded version {version} of pipeline {name} ({pipeline_id})')
+  out.say(f'Uploaded version {version} of pipeline {name} ({pipeline_id})')
   return pipeline_id, version_id
 
 
-def deploy(args: argparse.Namespace) -> int:
+def deploy(args: argparse.Namespace, out: console.Console) -> int:
   """Compiles for kfp, uploads, and starts a run and/or a recurring run when asked."""
-  config = compile_pipeline(args)
+  config = compile_pipeline(args, out)
   version = args.version or datetime.datetime.now(datetime.timezone.utc).strftime('v%Y%m%d-%H%M%S')
   client = connect(args.endpoint, args.namespace, args.token, args.cookies)
   try:
-    pipeline_id, version_id = upload(client, os.path.abspath(args.output), config.pipeline_name, version)
+    pipeline_id, version_id = upload(client, os.path.abspath(args.output), config.pipeline_name, version, out)
     if not (args.run or args.schedule):
       return 0
     namespace = args.namespace or None
@@ -418,12 +419,12 @@ def deploy(args: argparse.Namespace) -> int:
            'pipeline_root': config.pipeline_root}
     if args.run:
       run = client.run_pipeline(job_name=f'{config.pipeline_name} {version}', **job)
-      print(f'Started run {run.run_id}')
+      out.say(f'Started run {run.run_id}')
     if args.schedule:
       recurring = client.create_recurring_run(job_name=f'{config.pipeline_name} {version} schedule',
                                               cron_expression=kfp_cron(args.schedule), max_concurrency=1,
                                               no_catchup=True, **job)
-      print(f'Scheduled recurring run {recurring.recurring_run_id} ({kfp_cron(args.schedule)})')
+      out.say(f'Scheduled recurring run {recurring.recurring_run_id} ({kfp_cron(args.schedule)})')
   except api_errors() as e:
     raise SystemExit(f'error: Kubeflow Pipelines at {args.endpoint}: {type(e).__name__}: {e}') from None
   return 0
@@ -432,16 +433,12 @@ def deploy(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None, environ: Mapping[str, str] = os.environ) -> int:
   """compile (the default), deploy or run-local."""
   args = parse_args(sys.argv[1:] if argv is None else argv, environ)
-  if args.command == 'deploy':
-    return deploy(args)
   if args.command == 'run-local':
-    from pipeline.compiled import run_local  # pylint: disable=g-import-not-at-top
-    try:
-      return run_local.run(args.spec, args.pipeline_root or None, args.work_dir or None)
-    except (ValueError, OSError, RuntimeError) as e:
-      print(f'error: {e}', file=sys.stderr)
-      return 2
-  compile_pipeline(args)
+    return run_local.main(args)
+  with console.for_command(os.devnull, args.verbose) as out:
+    if args.command == 'deploy':
+      return deploy(args, out)
+    compile_pipeline(args, out)
   return 0
 
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import logging
 import os
 import sys
 import time
-from typing import List, Optional
+import traceback
+from typing import Callable, List, Optional
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -18,7 +20,7 @@ keras_choice.use_tf_keras()
 from pipeline import config as config_lib  # noqa: E402  (after the Keras choice)
 from pipeline import metadata  # noqa: E402
 from pipeline.ingest import input_check  # noqa: E402
-from pipeline.local import exit_codes, executor_worker, process_tuning, run_lock  # noqa: E402
+from pipeline.local import console, exit_codes, executor_worker, process_tuning, run_lock  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -44,33 +46,55 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                       help='start training from the weights of the last blessed model, then train --train-steps')
   parser.add_argument('--beam-workers', type=int, default=1,
                       help='Beam DirectRunner worker processes; 1 runs Beam in this process (default: 1)')
-  parser.add_argument('--verbose', action='store_true', help='show TFX, Beam and TensorFlow logs')
+  parser.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME,
+                      help='the pipeline\'s name in ML Metadata: its runs, cache and lineage; give each output root '
+                           'its own on a store other roots share (default: %(default)s)')
+  parser.add_argument('--verbose', action='store_true',
+                      help='show TFX, Beam and TensorFlow logs here, as they come (default: a line as each component '
+                           'starts and ends, the logs in <output-root>/logs/<run id>.log)')
   args = parser.parse_args(argv)
   if args.window < 1:
     parser.error(f'--window must be at least 1, not {args.window}')
   return args
 
 
-def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.ExecutorWorker) -> Optional[Exception]:
-  """Runs the pipeline once, independent components at the same time; returns what stopped it, or None."""
+def rows_on(progress: Optional[console.Console]) -> Callable[[str, str, Optional[float]], None]:
+  """The concurrent runner's report: each start and end of a component, a row of the summary's component table."""
+  from pipeline.reporting.run_summary import format_row  # pylint: disable=g-import-not-at-top
+
+  def report(node_id: str, state: str, seconds: Optional[float]) -> None:
+    if progress is not None:
+      progress.say(format_row(node_id, state, seconds))
+
+  return report
+
+
+def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.ExecutorWorker,
+                 progress: Optional[console.Console] = None) -> Optional[Exception]:
+  """Runs the pipeline once, independent components at the same time, and prints on progress, when given, a row as
+  each component starts and ends (under the run's heading, but for a backfill); returns what stopped it, or None."""
   from pipeline.dag import create_pipeline  # pylint: disable=g-import-not-at-top
   from pipeline.local.concurrent_runner import ConcurrentDagRunner  # pylint: disable=g-import-not-at-top
+  from pipeline.reporting.run_summary import format_header  # pylint: disable=g-import-not-at-top
+  run_id = datetime.datetime.now().isoformat()  # the pipeline_run context's name, as LocalDagRunner names it
+  if progress is not None and config.backfill_span is None:
+    progress.say(format_header(run_id))
   try:
-    ConcurrentDagRunner(worker).run(create_pipeline(config))
+    ConcurrentDagRunner(worker, run_id, rows_on(progress)).run(create_pipeline(config))
     return None
   except Exception as e:  # pylint: disable=broad-except
     return e
 
 
-def backfill(config: config_lib.PipelineConfig, spans: List[int],
-             worker: executor_worker.ExecutorWorker) -> Optional[Exception]:
+def backfill(config: config_lib.PipelineConfig, spans: List[int], worker: executor_worker.ExecutorWorker,
+             out: console.Console, progress: Optional[console.Console]) -> Optional[Exception]:
   """Ingests and gates older spans of the window; a span a gate stops is left out of it, not fatal."""
   from pipeline.gates import GateError  # pylint: disable=g-import-not-at-top
   for span in spans:
-    print(f'Backfilling span-{span} of the --window {config.window} (ingest and data gate only)')
-    failure = run_pipeline(dataclasses.replace(config, backfill_span=span), worker)
+    out.say(f'Backfilling span-{span} of the --window {config.window} (ingest and data gate only)')
+    failure = run_pipeline(dataclasses.replace(config, backfill_span=span), worker, progress)
     if isinstance(failure, GateError):
-      print(f'span-{span} is left out of the window: {failure}')
+      out.say(f'span-{span} is left out of the window: {failure}')
     elif failure:
       return failure
   return None
@@ -83,20 +107,32 @@ def main(argv: Optional[List[str]] = None) -> int:
       data_root=args.data_root or config_lib.shipped_taxi_data(), output_root=args.output_root,
       train_steps=args.train_steps, enable_cache=not args.no_cache, beam_workers=args.beam_workers,
       metadata_uri=args.metadata_uri, accept_drift=args.accept_drift, window=args.window,
-      warm_start=args.warm_start)
+      warm_start=args.warm_start, pipeline_name=args.pipeline_name)
   metadata.keep_password_out_of_logs(config.metadata_connection_config)
-  problems = input_check.check_data_root(config.data_root)
-  if problems:
-    print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
-    return exit_codes.BAD_INPUT
-  logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
-  with executor_worker.started(logging.getLogger().level) as worker:  # loads its libraries while these load
-    return run(config, args, worker)
+  try:
+    log_path = '' if args.verbose else console.new_log_path(args.output_root)
+  except OSError as e:
+    print(f'error: cannot write the log under {args.output_root}: {e}', file=sys.stderr)
+    return exit_codes.FAILED
+  with console.for_command(log_path, args.verbose) as out:  # before anything that loads TensorFlow
+    problems = input_check.check_data_root(config.data_root)
+    if problems:
+      out.error(input_check.format_problems(config.data_root, problems))
+      return exit_codes.BAD_INPUT
+    if log_path:
+      out.say(f'Library logs: {log_path} (--verbose shows them here)')
+    logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
+    with executor_worker.started(logging.getLogger().level) as worker:  # loads its libraries while these load
+      return run(config, args, worker, out)
 
 
-def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: executor_worker.ExecutorWorker
-        ) -> int:
-  """Backfills the window's missing spans, runs the pipeline, prints the summary; returns the exit code."""
+def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: executor_worker.ExecutorWorker,
+        out: console.Console) -> int:
+  """Backfills the window's missing spans, runs the pipeline, prints the summary; returns the exit code.
+
+  Without --verbose each component's start and end is a row on the console as it happens, and the summary leaves
+  out the table they made.
+  """
   import absl.logging  # pylint: disable=g-import-not-at-top  (TFX and TensorFlow load from here on)
   from pipeline.gates.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
   from pipeline.reporting import html_report, run_summary  # pylint: disable=g-import-not-at-top
@@ -111,16 +147,19 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
       spans = spans_to_backfill(store, config.pipeline_name, config.data_root, config.window)
       problems = input_check.check_data_root(config.data_root, spans) if spans else []
       if problems:
-        print(input_check.format_problems(config.data_root, problems), file=sys.stderr)
+        out.error(input_check.format_problems(config.data_root, problems))
         return exit_codes.BAD_INPUT
-      failure = backfill(config, spans, worker) or run_pipeline(config, worker)
+      progress = None if args.verbose else out
+      failure = backfill(config, spans, worker, out, progress) or run_pipeline(config, worker, progress)
+      if failure is not None:
+        out.to_log(''.join(traceback.format_exception(type(failure), failure, failure.__traceback__)).rstrip())
       summary = run_summary.summarize_latest_run(store, config)
       wall_seconds = time.monotonic() - started
-      print(run_summary.format_summary(summary, failure, wall_seconds))
-      print(html_report.write_run_report(store, config, args.output_root, summary, failure, wall_seconds))
+      out.say(run_summary.format_summary(summary, failure, wall_seconds, out.log_path, components=args.verbose))
+      out.say(html_report.write_run_report(store, config, args.output_root, summary, failure, wall_seconds))
       return exit_codes.exit_code(failure)
   except run_lock.OutputRootBusyError as e:
-    print(f'error: {e}', file=sys.stderr)
+    out.error(f'error: {e}')
     return exit_codes.BUSY
 
 

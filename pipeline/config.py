@@ -108,6 +108,9 @@ class PipelineConfig:
   window: int = 1  # train on the newest N gated spans (needs ML Metadata access: local runs).
   warm_start: bool = False  # start training from the weights of the last blessed model.
   backfill_span: Optional[int] = None  # only ingest and gate this span (for a window's older spans).
+  # With a metadata store other output roots share: the directory a baseline model or the served model behind the
+  # drift reference must lie under, so that another root's push never becomes this one's. '': the store is ours.
+  references_under: str = ''
   trainer_hardware: TrainerHardware = dataclasses.field(default_factory=TrainerHardware)
 
 
@@ -137,19 +140,24 @@ def split_buckets(rows: int) -> Tuple[int, int]:
 
 def local_config(data_root: str, output_root: str, train_steps: int, enable_cache: bool,
                  beam_workers: int, metadata_uri: Optional[str] = None, accept_drift: bool = False,
-                 window: int = 1, warm_start: bool = False) -> PipelineConfig:
+                 window: int = 1, warm_start: bool = False, pipeline_name: str = PIPELINE_NAME) -> PipelineConfig:
   """The configuration of a local run whose outputs all live under output_root.
 
-  Metadata goes to <output_root>/metadata.db unless metadata_uri names another store (see metadata_config).
+  Metadata goes to <output_root>/metadata.db unless metadata_uri names another store (see metadata_config); in
+  another store, the baseline and the drift reference are only taken from this output root's own artifacts, and
+  pipeline_name keeps its runs, cache and lineage apart from other roots'.
   A data root holding span-N/ folders is read span by span, the latest each run. The eval split's share comes
   from the latest span's size (split_buckets).
   """
   output_root = os.path.abspath(output_root)
+  own_store = os.path.join(output_root, METADATA_FILE)
+  shared_store = bool(metadata_uri) and os.path.abspath(metadata_uri) != own_store
   return PipelineConfig(
+      pipeline_name=pipeline_name,
       data_root=os.path.abspath(data_root),
       pipeline_root=os.path.join(output_root, 'pipeline'),
       serving_model_dir=os.path.join(output_root, 'serving_model'),
-      metadata_connection_config=metadata_config(metadata_uri or os.path.join(output_root, METADATA_FILE)),
+      metadata_connection_config=metadata_config(metadata_uri or own_store),
       train_steps=train_steps,
       enable_cache=enable_cache,
       beam_pipeline_args=direct_runner_args(beam_workers),
@@ -159,7 +167,8 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
       input_pattern=input_pattern(data_root),
       split_buckets=split_buckets(estimated_rows(csv_files(data_root))),
       window=window,
-      warm_start=warm_start)
+      warm_start=warm_start,
+      references_under=os.path.join(output_root, 'pipeline') if shared_store else '')
 
 
 def source_digest(paths: Iterable[Path]) -> str:

@@ -25,7 +25,7 @@ from pipeline.gates.window import EXAMPLE_GEN, SpanWindow
 from pipeline.ingest import csv_reading
 from pipeline.ingest import example_gen as native_csv
 from pipeline.ingest.schema_import import CuratedSchemaGen
-from pipeline.serving.pusher import AtomicPusherExecutor
+from pipeline.serving.pusher import MODEL_NAME_KEY, AtomicPusherExecutor
 from preprocessing import features
 
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
@@ -64,6 +64,7 @@ def drift_check(config: config_lib.PipelineConfig, statistics_gen: BaseNode,
   """
   served = Resolver(
       strategy_class=ServedDataStatistics,
+      config={'pipeline_name': config.pipeline_name, 'pushed_under': config.references_under},
       statistics=Channel(type=ExampleStatistics),
   ).with_id('served_data_statistics_resolver')
   gate = DriftGate(statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
@@ -120,10 +121,11 @@ def latest_blessed_model_resolver() -> BaseNode:
   ).with_id('latest_blessed_model_resolver')
 
 
-def baseline_model_resolver(trainer: BaseNode) -> BaseNode:
+def baseline_model_resolver(trainer: BaseNode, models_under: str) -> BaseNode:
   """The resolver of the Evaluator's baseline: the newest blessed model other than this run's Trainer output."""
   return Resolver(
       strategy_class=BaselineModel,
+      config={'models_under': models_under},
       model=Channel(type=Model),
       model_blessing=Channel(type=ModelBlessing),
       candidate=trainer.outputs['model'],
@@ -142,7 +144,9 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       schema_sha256=config_lib.source_digest([config_lib.SCHEMA_FILE]))
   example_validator = ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
-  data_gate = DataGate(anomalies=example_validator.outputs['anomalies'])
+  preprocessing_code = config_lib.source_digest([config_lib.REPO_ROOT / 'preprocessing'])
+  data_gate = DataGate(anomalies=example_validator.outputs['anomalies'], examples=example_gen.outputs['examples'],
+                       label_code_sha256=preprocessing_code)
   nodes: List[BaseNode] = [example_gen, statistics_gen, schema_gen, example_validator, data_gate]
   if config.backfill_span is not None:
     return nodes
@@ -156,7 +160,6 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   if config.window > 1:
     nodes.append(span_window(config, example_gen, gates))
     training_examples = nodes[-1].outputs['examples']
-  preprocessing_code = config_lib.source_digest([config_lib.REPO_ROOT / 'preprocessing'])
   # Transform only analyzes the data and writes the transform graph: the Trainer applies that graph to the raw
   # examples it reads, as serving does. Writing every transformed example took most of Transform's time and the
   # Trainer reads only train_steps batches of them.
@@ -186,7 +189,7 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   if config.compare_to_baseline:
     baseline = latest_blessed
     if config.baseline_excludes_candidate:
-      baseline = baseline_model_resolver(trainer)
+      baseline = baseline_model_resolver(trainer, config.references_under)
       nodes.append(baseline)
     evaluator_inputs['baseline_model'] = baseline.outputs['model']
   evaluator = Evaluator(
@@ -196,7 +199,8 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
       model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),
       push_destination=pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
-          base_directory=config.serving_model_dir)))
+          base_directory=config.serving_model_dir)),
+      custom_config={MODEL_NAME_KEY: config.pipeline_name})
   return nodes + [transform, trainer, evaluator, pusher]
 
 

@@ -30,6 +30,7 @@ MADE = (Event.OUTPUT, Event.DECLARED_OUTPUT)  # not INTERNAL_OUTPUT: a Resolver 
 USED = (Event.INPUT, Event.DECLARED_INPUT)
 RESOLVED = Event.INTERNAL_OUTPUT  # what a Resolver passed on.
 PASSED = (State.COMPLETE, State.CACHED)
+PUSHER_NODE = 'Pusher'  # the Pusher's node id in pipeline/dag.py.
 
 
 # Connections.
@@ -276,9 +277,21 @@ def latest_artifact(store: Store, type_name: str,
   return max(artifacts, key=lambda a: (a.create_time_since_epoch, a.id), default=None)
 
 
-def pushed_models(store: Store) -> List[Artifact]:
-  """The PushedModels that were really pushed (Pusher records one with pushed=0 when it skips), newest first."""
+def under(uri: str, directory: str) -> bool:
+  """Whether an artifact URI lies under a directory ('' holds everything)."""
+  return not directory or uri.startswith(directory.rstrip('/') + '/')
+
+
+def pushed_models(store: Store, pipeline_name: str = '', directory: str = '') -> List[Artifact]:
+  """The PushedModels that were really pushed (Pusher records one with pushed=0 when it skips), newest first.
+
+  pipeline_name: only that pipeline's; directory: only those whose artifact lies under it.
+  """
   pushed = [a for a in store.get_artifacts_by_type('PushedModel') if int_property(a, 'pushed')]
+  if pipeline_name:
+    ids = {a.id for a in node_artifacts(store, pipeline_name, PUSHER_NODE)}
+    pushed = [a for a in pushed if a.id in ids]
+  pushed = [a for a in pushed if under(a.uri, directory)]
   return sorted(pushed, key=lambda a: (a.create_time_since_epoch, a.id), reverse=True)
 
 

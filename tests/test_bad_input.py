@@ -1,4 +1,6 @@
 """Every kind of bad --data-root stops the run before Pusher, says what is wrong, and leaves serving untouched."""
+import re
+
 import pytest
 
 from conftest import latest_run, run_local, taxi_rows, tree_digest, write_csv
@@ -127,5 +129,18 @@ def test_schema_problems_are_stopped_by_the_gate_before_training(tmp_path, serve
   assert process.returncode == exit_codes.BAD_INPUT, process.stdout + process.stderr
   assert 'STOPPED BY THE DATA GATE' in process.stdout
   assert anomaly in process.stdout and offending in process.stdout
+  ran = {c.node_id for c in latest_run(served[0]).components}
+  assert 'DataGate' in ran and not ran & {'Trainer', 'Evaluator', 'Pusher'}
+
+
+def test_a_split_with_one_label_class_is_stopped_by_the_data_gate(tmp_path, served):
+  header, rows = sample()
+  process = run_on(served, write_rows(tmp_path, header, with_column(header, rows, 'tips', '0', 1)))
+  assert process.returncode == exit_codes.BAD_INPUT, process.stdout + process.stderr
+  assert 'STOPPED BY THE DATA GATE' in process.stdout
+  counts = re.findall(r'(train|eval) +big_tipper +One label class only +0: ([\d,]+) examples, 1: 0 examples',
+                      process.stdout)
+  assert {split for split, _ in counts} == {'train', 'eval'}, process.stdout
+  assert sum(int(n.replace(',', '')) for _, n in counts) == ROWS
   ran = {c.node_id for c in latest_run(served[0]).components}
   assert 'DataGate' in ran and not ran & {'Trainer', 'Evaluator', 'Pusher'}

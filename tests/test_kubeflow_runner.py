@@ -28,7 +28,7 @@ WIRING = {  # task: {input: (producer task, producer output)}, as the DAG in pip
     'CuratedSchemaGen': {},
     'StatisticsGen': {'examples': ('CsvExampleGen', 'examples')},
     'ExampleValidator': {'statistics': ('StatisticsGen', 'statistics'), 'schema': ('CuratedSchemaGen', 'schema')},
-    'DataGate': {'anomalies': ('ExampleValidator', 'anomalies')},
+    'DataGate': {'anomalies': ('ExampleValidator', 'anomalies'), 'examples': ('CsvExampleGen', 'examples')},
     'Transform': {'examples': ('CsvExampleGen', 'examples'), 'schema': ('CuratedSchemaGen', 'schema')},
     'Trainer': {'examples': ('CsvExampleGen', 'examples'),
                 'transform_graph': ('Transform', 'transform_graph'), 'schema': ('CuratedSchemaGen', 'schema')},
@@ -415,3 +415,24 @@ def test_deploy_to_an_unreachable_endpoint_is_a_clear_error(tmp_path):
   with pytest.raises(SystemExit, match=f'cannot reach Kubeflow Pipelines at {endpoint}') as exit_info:
     kubeflow_runner.main(['deploy', '--endpoint', endpoint, '--output', str(tmp_path / 'p.yaml'), '--run'], ENV)
   assert 'Connection refused' in str(exit_info.value)
+
+
+def compile_process(output: Path, *flags: str) -> subprocess.CompletedProcess:
+  """`python kubeflow_runner.py compile --target kfp --output OUTPUT FLAGS` as a user runs it."""
+  return subprocess.run([sys.executable, 'kubeflow_runner.py', 'compile', '--target', 'kfp', '--output', str(output),
+                         *flags], cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_a_compile_prints_its_own_lines_and_nothing_the_libraries_write(tmp_path):
+  process = compile_process(tmp_path / 'pipeline.yaml')
+  assert process.returncode == 0, process.stdout + process.stderr
+  assert process.stderr == ''  # TensorFlow's C++ registrations, google-api-core's and absl's warnings: none
+  lines = process.stdout.splitlines()
+  assert len(lines) == 4 and lines[0].startswith('kfp target: ') and lines[-1] == f'Wrote {tmp_path / "pipeline.yaml"}'
+
+
+def test_verbose_compile_shows_what_the_libraries_write(tmp_path):
+  process = compile_process(tmp_path / 'pipeline.yaml', '--verbose')
+  assert process.returncode == 0, process.stdout + process.stderr
+  assert 'WARNING:absl:' in process.stderr and 'FutureWarning' in process.stderr
+  assert process.stdout.splitlines()[-1] == f'Wrote {tmp_path / "pipeline.yaml"}'

@@ -1,6 +1,10 @@
-"""local_runner.py end to end on a small sample: components, lineage, cache, the data gate and serving skew."""
+"""local_runner.py end to end on a small sample: components, lineage, cache, the data gate, serving skew, and what
+the console shows."""
 import glob
 import os
+import re
+from pathlib import Path
+from typing import Dict, List
 
 import numpy as np
 import tensorflow as tf
@@ -12,6 +16,22 @@ from tfx_bsl.public import tfxio
 from conftest import E2E_TRAIN_STEPS, LOCAL_NODES, latest_run, pushed_model_dir, run_local
 from models import trainer, warm_start
 from models.model import build_model
+
+MAX_CONSOLE_LINES = 45
+LIBRARY_OUTPUT = re.compile(  # Python logging and warnings, C++ logs (absl's and TensorFlow's), Keras's progress
+    r'WARNING:|INFO:|Warning|warnings\.warn|^[IWEF]\d{4} |\d\d:\d\d\.\d{6}: [IWEF] |absl|tensorflow|apache_beam|cuda|'
+    r'Instructions for updating|^\d+/\d+ - ')
+TABLE_HEADING = re.compile(r'^component +status +seconds$', re.MULTILINE)
+
+
+def rows(stdout: str) -> List[List[str]]:
+  """The console's lines, split into words."""
+  return [line.split() for line in stdout.splitlines()]
+
+
+def end_rows(stdout: str) -> Dict[str, List[str]]:
+  """The rows printed as components ended, by component: [status, seconds]."""
+  return {r[0]: r[1:] for r in rows(stdout) if len(r) == 3 and re.fullmatch(r'\d+\.\d', r[2]) and r[0] != 'whole'}
 
 
 def test_every_component_completes_with_lineage_and_a_pushed_model(e2e_run):
@@ -43,6 +63,7 @@ def test_a_rerun_with_nothing_changed_comes_from_the_cache(e2e_run, small_data_r
                     '--train-steps', str(E2E_TRAIN_STEPS))
   assert rerun.returncode == 0, rerun.stdout + rerun.stderr
   states = {c.node_id: c.state for c in latest_run(output_root).components}
+  assert {node: row[0] for node, row in end_rows(rerun.stdout).items()} == {n: s.lower() for n, s in states.items()}
   # Resolvers always run. The drift gate compares with the served model's data for the first time. The baseline
   # leaves out the model of this run, which the first run pushed, so the Evaluator's inputs are unchanged.
   ran = {'baseline_model_resolver', 'served_data_statistics_resolver', 'DriftGate'}
@@ -75,3 +96,43 @@ def test_raw_examples_through_the_served_model_match_the_training_input_through_
 
   assert len(served) == len(trained) > 100
   np.testing.assert_allclose(served, trained, atol=1e-5)
+
+
+def test_the_console_shows_a_row_as_each_component_starts_and_ends_and_nothing_the_libraries_write(e2e_run):
+  _, process = e2e_run
+  console = (process.stdout + process.stderr).splitlines()
+  assert len(console) <= MAX_CONSOLE_LINES, process.stdout + process.stderr
+  assert [line for line in console if LIBRARY_OUTPUT.search(line)] == [], process.stdout + process.stderr
+  assert process.stderr == ''
+  printed, ended = rows(process.stdout), end_rows(process.stdout)
+  assert set(ended) == LOCAL_NODES and {status for status, _ in ended.values()} == {'complete'}  # a first run
+  for node, row in ended.items():
+    end = printed.index([node, *row])
+    starts = [i for i, words in enumerate(printed) if words == [node, 'started']]
+    expected = 0 if node.endswith('_resolver') else 1  # a resolver resolves at once: one row
+    assert len(starts) == expected and all(start < end for start in starts), node
+  assert len(TABLE_HEADING.findall(process.stdout)) == 1  # the summary that follows the rows does not repeat them
+
+
+def test_what_the_libraries_write_goes_to_the_log_file_the_summary_names(e2e_run):
+  output_root, process = e2e_run
+  [named] = re.findall(r'^Log: (\S+)$', process.stdout, re.MULTILINE)
+  log = Path(named)
+  assert log.parent == output_root / 'logs' and re.fullmatch(r'\d{8}-\d{6}(-\d+)?\.log', log.name)
+  assert f'Library logs: {log} ' in process.stdout.splitlines()[0]  # there to follow while the run runs
+  text = log.read_text()
+  assert re.search(r'^WARNING:(absl|tensorflow):', text, re.MULTILINE)  # Python logging, this process
+  assert f'{E2E_TRAIN_STEPS}/{E2E_TRAIN_STEPS} - ' in text  # what Keras prints as the Trainer trains
+  assert 'Pushed model' not in text  # the summary is on the console only
+
+
+def test_verbose_brings_the_library_logs_back_to_the_console(e2e_run, small_data_root):
+  output_root, quiet = e2e_run
+  assert 'WARNING:absl:' not in quiet.stdout + quiet.stderr  # the default run's console
+  logs_before = sorted((output_root / 'logs').iterdir())
+  verbose = run_local('--data-root', str(small_data_root), '--output-root', str(output_root),
+                      '--train-steps', str(E2E_TRAIN_STEPS), '--verbose')
+  assert verbose.returncode == 0, verbose.stdout + verbose.stderr
+  assert 'WARNING:absl:' in verbose.stderr and 'INFO:absl:' in verbose.stderr
+  assert len(TABLE_HEADING.findall(verbose.stdout)) == 1 and ' started' not in verbose.stdout  # the summary as it was
+  assert 'Log: ' not in verbose.stdout and sorted((output_root / 'logs').iterdir()) == logs_before

@@ -1,6 +1,7 @@
 """kubeflow_runner.py compile with local roots, then run-local: the compiled pipeline runs here and pushes a model
 that scores like a local_runner.py model on rows it never saw; the vertex target's resolvers find earlier runs."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from conftest import REPO_ROOT, pushed_model_dir, taxi_rows, write_csv
 from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE
 from pipeline.compiled import launcher
 from test_kubeflow_runner import ENV, compile_to
+from test_local_runner import LIBRARY_OUTPUT
 
 AUC_BAR = 0.95
 
@@ -59,6 +61,9 @@ def test_the_kfp_spec_runs_here_and_pushes_a_model_that_scores(data, tmp_path):
     assert any(line.split()[:2] == [task, 'complete'] for line in process.stdout.splitlines()), task
   assert 'Blessing: BLESSED' in process.stdout and f'Pushed model: {root}/serving_model/' in process.stdout
   assert holdout_auc(root, header, held) >= AUC_BAR
+  assert [line for line in (process.stdout + process.stderr).splitlines() if LIBRARY_OUTPUT.search(line)] == []
+  [log] = re.findall(r'^Log: (\S+) ', process.stdout, re.MULTILINE)  # what the libraries wrote in this process
+  assert Path(log).parent == root / 'logs' and Path(log).stat().st_size > 0
   [examples] = recorded(root, 'tfx.Examples')
   assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
   assert examples['metadata']['input_fingerprint'].startswith('split:single_split,num_files:1,')  # ExampleGen's driver

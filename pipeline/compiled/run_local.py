@@ -6,12 +6,17 @@ the cluster's scheduler and service accounts, Vertex AI itself, and caching (eac
 resolver still finds what earlier runs of the same pipeline root made, as Vertex would). A Trainer compiled as a
 Vertex AI custom job trains here, through TFX's own Vertex training code up to the request it would send
 (pipeline/compiled/vertex_boundary.py), which is checked and printed.
+
+The console gets a line per task and the summary; what the libraries of this process write goes to
+<pipeline-root>/logs/<run id>.log (--verbose: to the console), each task's output to its task.log.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +26,7 @@ from pipeline import config as config_lib
 from pipeline.compiled import image, launcher
 from pipeline.compiled import spec as spec_lib
 from pipeline.gates import all_gates
-from pipeline.local import exit_codes
+from pipeline.local import console, exit_codes
 
 TASK_LINE = '{:<52} {:<10} {:>7}'
 
@@ -86,29 +91,60 @@ def exit_code(results: List[launcher.TaskResult]) -> int:
   return exit_codes.BAD_INPUT if stopped_by_gate else exit_codes.FAILED
 
 
-def run(spec_path: str, pipeline_root: Optional[str] = None, work_dir: Optional[str] = None) -> int:
+def add_flags(parser: argparse.ArgumentParser) -> None:
+  """The flags of kubeflow_runner.py run-local."""
+  parser.add_argument('--spec', required=True, help='the compiled file: pipeline.yaml (kfp) or pipeline.json '
+                                                    '(vertex), compiled with a local --pipeline-root')
+  parser.add_argument('--pipeline-root', default='',
+                      help='where the tasks write (default: the pipeline root compiled into the spec)')
+  parser.add_argument('--work-dir', default='', help='where the image is installed (default: a new temporary '
+                                                     'directory)')
+  parser.add_argument('--verbose', action='store_true',
+                      help='show the logs of the libraries here (default: in <pipeline-root>/logs/<run id>.log)')
+
+
+def main(args: argparse.Namespace) -> int:
+  """kubeflow_runner.py run-local: the exit code, 2 with the reason when the spec cannot run here."""
+  try:
+    return run(args.spec, args.pipeline_root or None, args.work_dir or None, args.verbose)
+  except (ValueError, OSError, RuntimeError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+
+
+def run(spec_path: str, pipeline_root: Optional[str] = None, work_dir: Optional[str] = None,
+        verbose: bool = False) -> int:
   """Installs the image, runs the compiled pipeline, prints a line per task and a summary; the exit code."""
   pipeline = spec_lib.read_spec(spec_path)
   root = local_root(pipeline_root or pipeline.default_root)
   run_id = datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')
-  work = Path(work_dir or tempfile.mkdtemp(prefix='run-local-'))
-  print(f'Run-local {run_id} of {pipeline.name} ({spec_path}), pipeline root {root}')
+  os.makedirs(root, exist_ok=True)
+  log_path = '' if verbose else console.new_log_path(root, run_id)
+  with console.for_command(log_path, verbose) as out:
+    out.say(f'Run-local {run_id} of {pipeline.name} ({spec_path}), pipeline root {root}')
+    return run_tasks(pipeline, root, run_id, Path(work_dir or tempfile.mkdtemp(prefix='run-local-')), out)
+
+
+def run_tasks(pipeline: spec_lib.CompiledPipeline, root: str, run_id: str, work: Path, out: console.Console) -> int:
+  """Installs the image in work, runs the tasks, prints a line per task and a summary; the exit code."""
   started = time.monotonic()
   installed = image.install(config_lib.REPO_ROOT, work)
-  print(f'Image: the project installed as the Dockerfile installs it, in {work} ({time.monotonic() - started:.1f} s); '
-        f'{image.IMAGE_PROJECT_DIR} is {installed.image_paths[image.IMAGE_PROJECT_DIR]}')
-  print('\n' + TASK_LINE.format('task', 'status', 'seconds'))
+  out.say(f'Image: the project installed as the Dockerfile installs it, in {work} '
+          f'({time.monotonic() - started:.1f} s); {image.IMAGE_PROJECT_DIR} is '
+          f'{installed.image_paths[image.IMAGE_PROJECT_DIR]}')
+  out.say('\n' + TASK_LINE.format('task', 'status', 'seconds'))
 
   def report(result: launcher.TaskResult) -> None:
-    print(TASK_LINE.format(result.name, result.state.lower(), f'{result.seconds:.1f}'), flush=True)
+    out.say(TASK_LINE.format(result.name, result.state.lower(), f'{result.seconds:.1f}'))
 
-  os.makedirs(root, exist_ok=True)
   results = launcher.run_pipeline(pipeline, root, run_id, installed.python, installed.env, installed.image_paths,
                                   report)
-  print(TASK_LINE.format('whole run (wall clock)', '', f'{time.monotonic() - started:.1f}') + '\n')
+  out.say(TASK_LINE.format('whole run (wall clock)', '', f'{time.monotonic() - started:.1f}') + '\n')
   for line in vertex_request_lines(results) + summary_lines(results):
-    print(line)
+    out.say(line)
   failed = [r for r in results if r.state == 'FAILED']
   if failed:
-    print(f'\nTASK FAILED: {failed[0].name}: {failed[0].log}')
+    out.say(f'\nTASK FAILED: {failed[0].name}: {failed[0].log}')
+  if out.log_path:
+    out.say(f'Log: {out.log_path} (this process; each task\'s output is in its task.log)')
   return exit_code(results)

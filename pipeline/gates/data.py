@@ -1,17 +1,27 @@
-"""The data gate: stops the run before training when ExampleValidator found anomalies against the curated schema.
+"""The data gate: stops the run before training when ExampleValidator found anomalies against the curated schema,
+or when a split's label has fewer than two classes.
 
-ExampleValidator only writes anomalies (it never fails a run); this node reads them and fails.
+ExampleValidator only writes anomalies (it never fails a run); this node reads them and fails. The label is not a
+column (preprocessing/transform.py computes it from its sources), so no schema check can see a split without a
+big tipper; this node counts the classes of each split with the preprocessing code's own label function.
 """
 
 import os
-from typing import List
+from typing import Dict, List
 
+import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 
 from pipeline.gates.base import Anomaly, Gate, GateError, format_table
+from preprocessing import features
+from preprocessing.transform import big_tipper
+
+CLASSES = (0, 1)
+COUNT_BATCH = 65536
 
 
 class DataValidationError(GateError):
@@ -34,13 +44,49 @@ def read_anomalies(uri: str, split_names: List[str]) -> List[Anomaly]:
   return found
 
 
+def label_counts(split_uri: str) -> Dict[int, int]:
+  """How many examples of one split (a directory of TFRecord files) have each label class."""
+  files = sorted(fileio.glob(os.path.join(split_uri, '*')))
+  compression = 'GZIP' if files and all(f.endswith('.gz') for f in files) else ''
+  sources = {name: tf.io.VarLenFeature(tf.float32) for name in (features.TIPS, features.FARE)}
+
+  def add_batch(counts: tf.Tensor, serialized: tf.Tensor) -> tf.Tensor:
+    parsed = tf.io.parse_example(serialized, sources)
+    labels = big_tipper(parsed[features.TIPS], parsed[features.FARE])
+    return counts + tf.math.bincount(labels, minlength=len(CLASSES), maxlength=len(CLASSES), dtype=tf.int64)
+
+  batches = tf.data.TFRecordDataset(files, compression_type=compression).batch(COUNT_BATCH)
+  counts = batches.reduce(tf.zeros([len(CLASSES)], tf.int64), add_batch).numpy()
+  return dict(zip(CLASSES, counts.tolist()))
+
+
+def single_class_anomalies(counts_by_split: Dict[str, Dict[int, int]]) -> List[Anomaly]:
+  """An anomaly for each split whose label has fewer than two classes, naming the label and the class counts."""
+  found = []
+  for split, counts in counts_by_split.items():
+    if sum(1 for n in counts.values() if n) < len(CLASSES):
+      classes = ', '.join(f'{label}: {n:,} examples' for label, n in sorted(counts.items()))
+      found.append(Anomaly(split, features.LABEL_KEY, 'One label class only',
+                           f'{classes} ({features.LABEL_KEY} = {features.TIPS} > {features.TIP_FRACTION} x '
+                           f'{features.FARE}); a model can neither learn nor be evaluated on one class.'))
+  return found
+
+
 @component
-def DataGate(anomalies: InputArtifact[standard_artifacts.ExampleAnomalies]) -> None:  # pylint: disable=invalid-name
-  """Fails the run when ExampleValidator found anomalies in any split, so the Trainer never starts."""
+def DataGate(anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],  # pylint: disable=invalid-name
+             examples: InputArtifact[standard_artifacts.Examples], label_code_sha256: Parameter[str]) -> None:
+  """Fails the run when ExampleValidator found anomalies, or a split's label has one class, so no Trainer starts.
+
+  label_code_sha256 (the preprocessing code's digest) is not read: it keys the cache, so a changed label rule
+  counts again.
+  """
   found = read_anomalies(anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names))
+  splits = artifact_utils.decode_split_names(examples.split_names)
+  found += single_class_anomalies({split: label_counts(artifact_utils.get_split_uri([examples], split))
+                                   for split in splits})
   if found:
     raise DataValidationError(
-        f'{len(found)} data anomalies against schema/schema.pbtxt; the run stops before training.\n'
+        f'{len(found)} data anomalies against schema/schema.pbtxt and the label; the run stops before training.\n'
         + format_table(found))
 
 

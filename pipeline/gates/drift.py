@@ -30,12 +30,13 @@ class DataDriftError(GateError):
   gate_name = 'drift gate'
 
 
-def served_data_statistics_id(store: metadata.Store) -> Optional[int]:
-  """The ExampleStatistics of the raw examples behind the newest pushed model, or None.
+def served_data_statistics_id(store: metadata.Store, pipeline_name: str = '', pushed_under: str = '') -> Optional[int]:
+  """The ExampleStatistics of the raw examples behind the pipeline's newest pushed model, or None.
 
-  A model trained on a window of spans has several; the newest span's statistics stand for them.
+  A model trained on a window of spans has several; the newest span's statistics stand for them. pushed_under:
+  only a model pushed by a run of that pipeline root counts (a metadata store other output roots share).
   """
-  for pushed_model in metadata.pushed_models(store):  # [] before the first push.
+  for pushed_model in metadata.pushed_models(store, pipeline_name, pushed_under):  # [] before the first push.
     for model in metadata.producer_inputs(store, pushed_model.id, 'model'):
       for trained_on in reversed(metadata.producer_inputs(store, model, 'examples')):
         # Models of earlier versions of this project were trained on Transform's output: one step further back.
@@ -47,11 +48,15 @@ def served_data_statistics_id(store: metadata.Store) -> Optional[int]:
 
 
 class ServedDataStatistics(ResolverStrategy):
-  """Resolves the statistics of the data that trained the currently served model (nothing before a push)."""
+  """Resolves the statistics of the data that trained the pipeline's served model (nothing before a push)."""
+
+  def __init__(self, pipeline_name: str = '', pushed_under: str = ''):
+    self._pipeline_name = pipeline_name
+    self._pushed_under = pushed_under
 
   def resolve_artifacts(self, store: metadata.Store,
                         input_dict: Dict[str, List[types.Artifact]]) -> Optional[Dict[str, List[types.Artifact]]]:
-    wanted = served_data_statistics_id(store)
+    wanted = served_data_statistics_id(store, self._pipeline_name, self._pushed_under)
     return {key: [a for a in artifacts if a.id == wanted] for key, artifacts in input_dict.items()}
 
 

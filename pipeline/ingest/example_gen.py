@@ -6,9 +6,10 @@ reader, with the column types declared in preprocessing/features.py, and writes 
 float list per numeric cell, a bytes list per string cell, an empty list of the column's type for an empty cell,
 and a feature without a type where a column has no value at all.
 
-Each row's split comes from a hash of its values (pandas' fixed-key hash), not of its serialized bytes as in TFX:
-the C++ encoder writes an example's features in an order that changes from process to process, and the split must
-not. The outputs, artifact properties and lineage are CsvExampleGen's.
+Each row's split comes from a hash of its own cells (pandas' fixed-key hash of each value as its declared type,
+combined over the columns by name), not of its serialized bytes as in TFX: the C++ encoder writes an example's
+features in an order that changes from process to process, and the split must not; nor may it change when the same
+rows are cut into other files or blocks. The outputs, artifact properties and lineage are CsvExampleGen's.
 
 Writing: on Beam's DirectRunner (local runs, and components in a KFP or Vertex container) TFX's Reshuffle would hold
 every example in memory (4.5 GB at 1.5 M rows), so the executor shuffles on disk instead: each row goes to one of
@@ -45,6 +46,7 @@ SHUFFLE_BUCKETS = 64  # the on-disk shuffle holds one 64th of a split in memory 
 OUTPUT_FILE = 'data_tfrecord-00000-of-00001.gz'
 DIRECT_RUNNERS = (None, 'DirectRunner', 'direct', 'BundleBasedDirectRunner', 'SwitchingDirectRunner')
 EXAMPLE_TYPES = {pa.int64(): pa.int64(), pa.float64(): pa.float32(), pa.binary(): pa.binary()}  # FloatList: 32-bit
+EMPTY_CELL_HASH = np.uint64(0x9E3779B97F4A7C15)  # the hash of an empty cell, in a column of any type.
 
 
 def as_value_lists(batch: pa.RecordBatch, empty_columns: FrozenSet[str]) -> pa.RecordBatch:
@@ -88,9 +90,32 @@ def serialized_examples(path: str, empty_columns: FrozenSet[str] = frozenset()) 
     yield from examples
 
 
+def cell_hashes(column: pa.Array) -> np.ndarray:
+  """A uint64 hash of each cell from its own value (one fixed hash for an empty cell), whatever its neighbours.
+
+  Arrow keeps a column's declared type in every block; pandas would turn an int64 block with an empty cell into
+  floats, and so change the hash of every other row of that block.
+  """
+  filler = b'' if pa.types.is_binary(column.type) else '' if pa.types.is_string(column.type) else 0
+  hashes = pd.util.hash_array(column.fill_null(pa.scalar(filler, column.type)).to_numpy(zero_copy_only=False))
+  return np.where(column.is_valid().to_numpy(zero_copy_only=False), hashes, EMPTY_CELL_HASH)
+
+
+def mix(hashes: np.ndarray) -> np.ndarray:
+  """splitmix64's finalizer: every bit of the result depends on every bit of the input."""
+  hashes = (hashes ^ (hashes >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+  hashes = (hashes ^ (hashes >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+  return hashes ^ (hashes >> np.uint64(31))
+
+
 def row_hashes(batch: pa.RecordBatch) -> np.ndarray:
-  """A uint64 hash of each row's values, the same in every process and on every machine."""
-  return pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy()
+  """A uint64 hash of each row from its own cells and their column names, in any column order, the same in every
+  process, on every machine and however the rows are cut into files and blocks."""
+  hashes = np.zeros(batch.num_rows, np.uint64)
+  for name in sorted(batch.schema.names):
+    column_hash = pd.util.hash_array(np.array([name], dtype=object))[0]
+    hashes = mix(hashes * np.uint64(31) + (cell_hashes(batch.column(name)) ^ column_hash))
+  return hashes
 
 
 def split_of_rows(hashes: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:

@@ -3,7 +3,8 @@
   python -m pipeline.lineage [--metadata-uri URI] [--json] COMMAND
     model [--latest-pushed | ARTIFACT_ID]  what produced a model, back to the input files (default: latest pushed)
     consumers ARTIFACT_ID                   everything derived from an artifact, e.g. the models trained on examples
-    runs [--limit N]                        recent runs: status, duration, cached components, metrics, blessing
+    runs [--limit N]                        recent runs: status, duration, cached components, overall AUC and its
+                                            change from run to run, other metrics, blessing
     diff RUN_A RUN_B                        inputs, parameters, schema and metrics that changed between two runs
     dag [RUN] --output FILE                 a picture of a run's DAG: .png/.svg/.pdf (matplotlib) or .dot (Graphviz)
 
@@ -57,7 +58,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   derived = commands.add_parser('consumers', parents=[common_options(False)],
                                 help='everything derived from an artifact')
   derived.add_argument('artifact_id', type=int)
-  runs = commands.add_parser('runs', parents=[common_options(False)], help='recent runs')
+  runs = commands.add_parser('runs', parents=[common_options(False)], help='recent runs and their overall AUC')
   runs.add_argument('--limit', type=int, default=10, help='how many runs (default: %(default)s)')
   diff = commands.add_parser('diff', parents=[common_options(False)], help='what changed between two runs')
   diff.add_argument('run_a')

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import glob
 import json
+import math
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -85,6 +86,13 @@ class RunInfo:
   metrics: Dict[str, float]
   blessed: Optional[bool]
   pushed_path: Optional[str]
+  auc_change: Optional[float] = None  # overall AUC minus that of the previous run that has one
+
+  @property
+  def auc(self) -> Optional[float]:
+    """The overall AUC of the run's evaluation, None without one (or when it is undefined)."""
+    value = self.metrics.get(metric_names.AUC)
+    return None if value is None or math.isnan(value) else value
 
 
 def local_time(ms: int) -> str:
@@ -200,10 +208,26 @@ def run_info(summary: run_summary.RunSummary) -> RunInfo:
                  summary.blessed, summary.pushed_path)
 
 
+def with_auc_changes(runs: List[RunInfo]) -> List[RunInfo]:
+  """Runs (newest first) with the change of each one's overall AUC from the next older run that has one."""
+  changed = []
+  for i, run in enumerate(runs):
+    previous = next((r.auc for r in runs[i + 1:] if r.auc is not None), None)
+    change = run.auc - previous if run.auc is not None and previous is not None else None
+    changed.append(dataclasses.replace(run, auc_change=change))
+  return changed
+
+
 def list_runs(store: metadata.Store, pipeline_name: str, limit: int) -> List[RunInfo]:
-  """The newest runs of a pipeline, newest first."""
-  runs = metadata.run_contexts(store, pipeline_name)[:limit]
-  return [run_info(run_summary.summarize_run(store, run)) for run in runs]
+  """The newest runs of a pipeline, newest first, each with its AUC change (the oldest listed from the run before
+  it, when there is one)."""
+  runs = metadata.run_contexts(store, pipeline_name)[:limit + 1]
+  return with_auc_changes([run_info(run_summary.summarize_run(store, run)) for run in runs])[:limit]
+
+
+def auc_trend(runs: List[RunInfo]) -> List[Tuple[str, Optional[float]]]:
+  """(run id, overall AUC or None) of runs listed newest first, oldest first: the AUC's course over them."""
+  return [(run.run_id, run.auc) for run in reversed(runs)]
 
 
 def resolve_run(store: metadata.Store, pipeline_name: str,

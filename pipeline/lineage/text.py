@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from pipeline.evaluation import metric_names
 from pipeline.lineage.diff import RunDiff
-from pipeline.lineage.queries import ArtifactRef, Consumers, ExecutionRef, ModelLineage, RunInfo
+from pipeline.lineage.queries import ArtifactRef, Consumers, ExecutionRef, ModelLineage, RunInfo, auc_trend
 
 ARTIFACT_COLUMNS = ('artifact', 'id', 'created', 'made by', 'uri', 'properties')  # of artifact_rows
 
@@ -54,17 +54,32 @@ def format_consumers(found: Consumers) -> str:
   return '\n'.join(lines)
 
 
+def format_change(value: Optional[float]) -> str:
+  """A signed change with 4 decimals, '' when there is none."""
+  return '' if value is None else f'{value:+.4f}'
+
+
+def format_trend(trend: Sequence[Tuple[str, Optional[float]]]) -> str:
+  """The overall AUC of runs, oldest first, in one line ('-' for a run without one)."""
+  return 'Overall AUC, oldest to newest: ' + ' -> '.join(format_metric(auc) for _, auc in trend)
+
+
 def format_runs(runs: List[RunInfo]) -> str:
-  """The runs command's text."""
+  """The runs command's text: a line per run with its overall AUC and the change from the run before, then the
+  AUC's course over the runs listed."""
   rows = []
   for r in runs:
     status = f'{r.status} ({", ".join(r.failed)})' if r.failed else r.status
     blessing = '' if r.blessed is None else 'blessed' if r.blessed else 'not blessed'
-    metrics = '  '.join(f'{k}={v:.4f}' for k, v in r.metrics.items() if k in metric_names.BRIEF)
-    rows.append([r.run_id, status, f'{r.seconds:.1f}', f'{len(r.cached)}/{r.components}', metrics, blessing,
-                 r.pushed_path or ''])
-  return text_table(('run', 'status', 'seconds', 'cached', 'metrics (overall)', 'blessing', 'pushed'), rows) \
-      if runs else 'No runs recorded.'
+    metrics = '  '.join(f'{k}={v:.4f}' for k, v in r.metrics.items()
+                        if k in metric_names.BRIEF and k != metric_names.AUC)
+    rows.append([r.run_id, status, f'{r.seconds:.1f}', f'{len(r.cached)}/{r.components}', format_metric(r.auc),
+                 format_change(r.auc_change), metrics, blessing, r.pushed_path or ''])
+  if not runs:
+    return 'No runs recorded.'
+  table = text_table(('run', 'status', 'seconds', 'cached', 'auc', 'change', 'other metrics (overall)', 'blessing',
+                      'pushed'), rows)
+  return f'{table}\n\n{format_trend(auc_trend(runs))}' if len(runs) > 1 else table
 
 
 def format_metric(value: Optional[float]) -> str:

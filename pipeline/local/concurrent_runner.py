@@ -9,6 +9,9 @@ other). After ExampleGen, StatisticsGen and Transform both read the new examples
 
 When a node fails, no further node starts; the nodes already running finish, and the failure of the earliest node
 in topological order is raised (so a data gate's report wins over anything that ran beside it).
+
+A report function, when given, hears of each node as it starts (nodes with an executor: a resolver resolves at once)
+and as it ends, with the state ML Metadata recorded (complete, cached, failed) and its seconds.
 """
 from __future__ import annotations
 
@@ -16,10 +19,12 @@ import concurrent.futures
 import datetime
 import functools
 import threading
+import time
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from absl import logging
 from google.protobuf import message
+from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.compiler import constants
 from tfx.orchestration import metadata
 from tfx.orchestration.local import runner_utils
@@ -31,6 +36,8 @@ from pipeline.local.executor_worker import ExecutorWorker, run_executor_here
 
 MAX_PARALLEL = 2  # nodes running at once: this machine's cores, this process and the worker.
 LANE_SPECS = (executable_spec_pb2.PythonClassExecutableSpec, executable_spec_pb2.BeamExecutableSpec)
+STARTED = 'STARTED'
+Report = Callable[[str, str, Optional[float]], None]  # (node id, STARTED or the state it ended in, its seconds)
 
 
 def run_in_dependency_order(order: Sequence[str], upstream: Mapping[str, Set[str]], run: Callable[[str], None],
@@ -114,9 +121,25 @@ class LaneExecutorOperator(base_executor_operator.BaseExecutorOperator):
     return self._lanes.run(self._executor_spec, execution_info)
 
 
-def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes
+def execution_state(connection_config: message.Message, info: Optional[data_types.ExecutionInfo]) -> str:
+  """The state ML Metadata recorded for the execution of a launched node: COMPLETE, CACHED, FAILED (a resolver that
+  failed returns); SKIPPED when none was recorded."""
+  if info is None or info.execution_id is None:
+    return 'SKIPPED'
+  with metadata.Metadata(connection_config) as m:
+    [execution] = m.store.get_executions_by_id([info.execution_id])
+  return metadata_store_pb2.Execution.State.Name(execution.last_known_state)
+
+
+def ignore(node_id: str, state: str, seconds: Optional[float]) -> None:
+  """A report that reports nothing."""
+  del node_id, state, seconds
+
+
+def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes, report: Report = ignore
                   ) -> Tuple[Dict[str, pipeline_pb2.PipelineNode], Callable[[str], None]]:
-  """The pipeline's nodes to run by id, in topological order, and the function that launches one of them."""
+  """The pipeline's nodes to run by id, in topological order, and the function that launches one of them and
+  reports it."""
   deployment_config = runner_utils.extract_local_deployment_config(pipeline)
   connection = deployment_config.metadata_connection_config
   connection_config = getattr(connection, connection.WhichOneof('connection_config'))
@@ -126,14 +149,23 @@ def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes
   operators = {spec: functools.partial(LaneExecutorOperator, lanes=lanes) for spec in LANE_SPECS}
 
   def launch(node_id: str) -> None:
-    launcher.Launcher(
-        pipeline_node=nodes[node_id],
-        mlmd_connection=metadata.Metadata(connection_config),
-        pipeline_info=pipeline.pipeline_info,
-        pipeline_runtime_spec=pipeline.runtime_spec,
-        executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
-        custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
-        custom_executor_operators=operators).launch()
+    executor_spec = runner_utils.extract_executor_spec(deployment_config, node_id)
+    if executor_spec is not None:
+      report(node_id, STARTED, None)
+    started = time.monotonic()
+    try:
+      info = launcher.Launcher(
+          pipeline_node=nodes[node_id],
+          mlmd_connection=metadata.Metadata(connection_config),
+          pipeline_info=pipeline.pipeline_info,
+          pipeline_runtime_spec=pipeline.runtime_spec,
+          executor_spec=executor_spec,
+          custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
+          custom_executor_operators=operators).launch()
+    except BaseException:
+      report(node_id, 'FAILED', time.monotonic() - started)
+      raise
+    report(node_id, execution_state(connection_config, info), time.monotonic() - started)
 
   return nodes, launch
 
@@ -141,8 +173,11 @@ def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes
 class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
   """Runs a pipeline on this machine, independent nodes at the same time; otherwise as TFX's LocalDagRunner."""
 
-  def __init__(self, worker: ExecutorWorker):
+  def __init__(self, worker: ExecutorWorker, run_id: Optional[str] = None, report: Report = ignore):
+    """run_id names the pipeline_run context in ML Metadata (default: the time it starts, as LocalDagRunner)."""
     self._lanes = ExecutorLanes(worker)
+    self._run_id = run_id
+    self._report = report
 
   def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
                   run_options: Optional[pipeline_pb2.RunOptions] = None) -> None:
@@ -150,7 +185,7 @@ class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
     if run_options is not None:
       raise ValueError('partial runs (run_options) are not supported: use TFX\'s LocalDagRunner for them')
     runtime_parameter_utils.substitute_runtime_parameter(
-        pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: datetime.datetime.now().isoformat()})
-    nodes, launch = node_launcher(pipeline, self._lanes)
+        pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: self._run_id or datetime.datetime.now().isoformat()})
+    nodes, launch = node_launcher(pipeline, self._lanes, self._report)
     upstream = {node_id: set(node.upstream_nodes) & set(nodes) for node_id, node in nodes.items()}
     run_in_dependency_order(list(nodes), upstream, launch, MAX_PARALLEL)

@@ -12,15 +12,17 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from pipeline import config as config_lib
 from pipeline import metadata
+from pipeline.evaluation import metric_names
 from pipeline.gates.base import GateError
 from pipeline.lineage import picture, queries, text
-from pipeline.reporting import analysis, run_summary
+from pipeline.reporting import analysis, curves, run_summary
 
 REPORT_FILE = 'report.html'
+RECENT_RUNS = 10  # the runs whose overall AUC the report shows
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
        color: #222; padding: 0 1em; }
@@ -29,10 +31,12 @@ h3 { font-size: 1em; margin-bottom: .3em; }
 table { border-collapse: collapse; margin: .5em 0 1em; font-size: .85em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top;
          overflow-wrap: anywhere; }
-th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f2f2f2; overflow-wrap: normal; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; overflow-wrap: normal; }
 .ok { color: #1e7b34; font-weight: bold; } .bad { color: #b3261e; font-weight: bold; }
 .muted { color: #666; font-size: .85em; } code { font-size: .9em; word-break: break-all; }
 img { max-width: 100%; display: block; margin: .5em 0; }
+.charts { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 0 1em; }
 details { margin: .3em 0 1em; }
 """
 
@@ -42,16 +46,20 @@ def esc(value: object) -> str:
   return html.escape('' if value is None else str(value))
 
 
-def number(value: object, decimals: int = 4) -> str:
-  """A number for a table cell: integers as they are, floats rounded, NaN as n/a."""
-  if isinstance(value, float):
-    return 'n/a' if math.isnan(value) else f'{value:.{decimals}f}'
-  return str(value)
+def number(value: object, decimals: int = analysis.DECIMALS) -> str:
+  """A number for a table cell, as the notebooks show it too: integers as they are, floats rounded, NaN as n/a."""
+  return analysis.format_number(value, decimals)
+
+
+def header_text(name: object) -> str:
+  """A column name made safe for HTML, with a place to break after each underscore (example_count)."""
+  return esc(name).replace('_', '_<wbr>')
 
 
 def table(header: Optional[Sequence[str]], rows: Iterable[Sequence[object]], numeric: Sequence[int] = ()) -> str:
-  """An HTML table (without a header row for None); the columns at the numeric positions are numbers."""
-  head = f'<thead><tr>{"".join(f"<th>{esc(h)}</th>" for h in header)}</tr></thead>' if header else ''
+  """An HTML table (without a header row for None); the columns at the numeric positions are numbers. A header
+  may break after an underscore."""
+  head = f'<thead><tr>{"".join(f"<th>{header_text(h)}</th>" for h in header)}</tr></thead>' if header else ''
   body = []
   for row in rows:
     cells = [f'<td class="num">{esc(number(c))}</td>' if i in numeric else f'<td>{esc(c)}</td>'
@@ -99,22 +107,66 @@ def metrics_rows(frame) -> List[List[object]]:
   return [[index, *values] for index, values in zip(frame.index, frame.itertuples(index=False))]
 
 
-def metrics_section(summary: run_summary.RunSummary) -> str:
-  """Overall and per-slice metrics, as tables and charts."""
+def frame_table(frame) -> str:
+  """A DataFrame as a table: its index first, every column a number."""
+  return table([frame.index.name, *frame.columns], metrics_rows(frame), tuple(range(1, len(frame.columns) + 1)))
+
+
+def curves_section(plots: Optional[curves.SlicePlots], auc: float) -> str:
+  """ROC, precision-recall, calibration and score distribution of the overall slice, and the confusion matrix at a
+  few thresholds."""
+  if plots is None or plots.matrices is None or plots.buckets is None:
+    return ('<h3>Curves</h3><p class="muted">No curves: the Evaluator wrote no confusion-matrix and calibration '
+            'plots (pipeline/evaluation/config.py).</p>')
+  charts = analysis.curve_charts(plots, auc)
+  thresholds = len(plots.matrices.thresholds)
+  return ''.join([
+      '<h3>Curves (overall)</h3>',
+      f'<p class="muted">From the Evaluator\'s confusion matrices at {thresholds} thresholds and its calibration '
+      'histogram. Calibration: the share of positives against the mean score in ten score bins (with their '
+      'examples); a calibrated model follows the diagonal.</p>',
+      '<div class="charts">', *(image(analysis.figure_png(figure), alt) for figure, alt in charts), '</div>',
+      '<details><summary>Confusion matrix at thresholds</summary>',
+      frame_table(analysis.operating_points(plots)), '</details>'])
+
+
+def metrics_section(summary: run_summary.RunSummary,
+                    plots: Optional[Dict[curves.SliceKey, curves.SlicePlots]] = None) -> str:
+  """Overall and per-slice metrics, as tables and charts, with the overall curves.
+
+  Each AUC comes with its 95% interval (auc_low to auc_high), from the slice's positives and negatives.
+  """
   if not summary.metrics:
     return '<h2>Evaluation</h2><p class="muted">No evaluation in this run.</p>'
   overall = analysis.metrics_table(summary.metrics)
-  numeric = tuple(range(1, len(overall.columns) + 1))
-  parts = ['<h2>Evaluation (eval split)</h2>', '<h3>Overall</h3>',
-           table(['slice', *overall.columns], metrics_rows(overall), numeric),
-           image(analysis.figure_png(analysis.overall_chart(summary.metrics)), 'overall metrics')]
+  parts = ['<h2>Evaluation (eval split)</h2>', '<h3>Overall</h3>', frame_table(overall),
+           '<p class="muted">auc_low to auc_high: the 95% interval of the AUC (Hanley-McNeil) from the positives '
+           'and negatives of the slice. A slice of a few examples has a wide one; one with a single class has '
+           'none (n/a).</p>',
+           image(analysis.figure_png(analysis.overall_chart(summary.metrics)), 'overall metrics'),
+           curves_section((plots or {}).get(()), summary.metrics.get((), {}).get(metric_names.AUC, math.nan))]
   for column in analysis.slice_columns(summary.metrics):
     frame = analysis.metrics_table(summary.metrics, column)
     parts += [f'<h3>By {esc(column)} ({len(frame)} slices)</h3>',
               image(analysis.figure_png(analysis.slice_chart(summary.metrics, column)), f'auc by {column}'),
-              f'<details open><summary>{len(frame)} slices, largest first</summary>',
-              table([column, *frame.columns], metrics_rows(frame), tuple(range(1, len(frame.columns) + 1))),
+              f'<details open><summary>{len(frame)} slices, largest first</summary>', frame_table(frame),
               '</details>']
+  return ''.join(parts)
+
+
+def runs_section(runs: Sequence[queries.RunInfo], current: str) -> str:
+  """The overall AUC of the last runs, newest first, with its change from run to run, and its course."""
+  if not runs:
+    return ''
+  rows = [[f'{r.run_id} (this run)' if r.run_id == current else r.run_id, r.started, r.status,
+           math.nan if r.auc is None else r.auc, text.format_change(r.auc_change),
+           '' if r.blessed is None else 'blessed' if r.blessed else 'not blessed'] for r in runs]
+  parts = [f'<h2>Overall AUC of the last {len(runs)} runs</h2>',
+           table(('run', 'started', 'status', 'auc', 'change', 'blessing'), rows, numeric=(3, 4))]
+  trend = queries.auc_trend(list(runs))
+  if sum(auc is not None for _, auc in trend) > 1:
+    chart = analysis.auc_trend_chart([run for run, _ in trend], [math.nan if a is None else a for _, a in trend])
+    parts.append(image(analysis.figure_png(chart), 'overall auc of the last runs'))
   return ''.join(parts)
 
 
@@ -153,8 +205,10 @@ def lineage_section(model: Optional[queries.ModelLineage], pushed: bool, dag_png
 
 
 def render(summary: run_summary.RunSummary, failure: Optional[BaseException], wall_seconds: float, metadata: str,
-           model: Optional[queries.ModelLineage] = None, dag_png: Optional[bytes] = None) -> str:
-  """The whole page for one run."""
+           model: Optional[queries.ModelLineage] = None, dag_png: Optional[bytes] = None,
+           plots: Optional[Dict[curves.SliceKey, curves.SlicePlots]] = None,
+           runs: Sequence[queries.RunInfo] = ()) -> str:
+  """The whole page for one run; plots are the Evaluator's, runs the last ones of the pipeline, newest first."""
   status = run_status(summary, failure)
   title = f'Run {summary.run_id or "(none recorded)"}'
   facts = [('status', status), ('wall clock', f'{wall_seconds:.1f} s'), ('metadata', metadata),
@@ -162,8 +216,9 @@ def render(summary: run_summary.RunSummary, failure: Optional[BaseException], wa
   problem = f'<p class="bad">{esc(status)}: {esc(type(failure).__name__)}</p><pre>{esc(failure)}</pre>' \
       if failure is not None else ''
   body = [f'<h1>{esc(config_lib.PIPELINE_NAME)}: {esc(title)}</h1>', table(None, facts), problem,
-          components_section(summary), anomalies_section(summary), metrics_section(summary),
-          blessing_section(summary), lineage_section(model, bool(summary.pushed_path), dag_png)]
+          components_section(summary), anomalies_section(summary), metrics_section(summary, plots),
+          blessing_section(summary), runs_section(runs, summary.run_id),
+          lineage_section(model, bool(summary.pushed_path), dag_png)]
   return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
           f'<style>{STYLE}</style></head><body>{"".join(body)}</body></html>\n')
 
@@ -195,6 +250,15 @@ def model_to_trace(summary: run_summary.RunSummary) -> Optional[int]:
   return None
 
 
+def evaluation_plots(summary: run_summary.RunSummary) -> Dict[curves.SliceKey, curves.SlicePlots]:
+  """The plots of the run's Evaluator output, by slice; empty without one."""
+  evaluator = summary.component('Evaluator')
+  evaluations = evaluator.outputs.get('evaluation') if evaluator else None
+  if not evaluations or not os.path.isdir(evaluations[0].uri):
+    return {}
+  return curves.read_plots(evaluations[0].uri)
+
+
 def dag_png(summary: run_summary.RunSummary) -> Optional[bytes]:
   """The run's DAG as PNG, None for a run without components."""
   if not summary.components:
@@ -214,7 +278,8 @@ def write_run_report(store: metadata.Store, config: config_lib.PipelineConfig, o
     traced = model_to_trace(summary)
     model = queries.model_lineage(store, traced) if traced is not None else None
     page = render(summary, failure, wall_seconds, metadata.describe_metadata(config.metadata_connection_config),
-                  model, dag_png(summary))
+                  model, dag_png(summary), evaluation_plots(summary),
+                  queries.list_runs(store, config.pipeline_name, RECENT_RUNS))
     return f'Report: {write(output_root, summary.run_id, page)}'
   except Exception as e:  # pylint: disable=broad-except
     return f'Report not written: {type(e).__name__}: {e}'

@@ -21,6 +21,7 @@ from pipeline.gates.data import read_anomalies
 from pipeline.ingest.input_check import Problem, schema_violations
 
 MIN_SLICE_EXAMPLES = 50
+TABLE_HEADING = f'{"component":<31} {"status":<10} {"seconds":>7}'
 
 
 @dataclasses.dataclass
@@ -163,11 +164,23 @@ def format_metrics(values: Dict[str, float]) -> str:
   return '  '.join(shown)
 
 
-def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_seconds: float) -> str:
-  """The text printed at the end of a run."""
-  lines = [f'Run {summary.run_id or "(none recorded)"}', '', 'component                       status     seconds']
-  for c in summary.components:
-    lines.append(f'{c.node_id:<31} {c.state.lower():<10} {c.seconds:7.1f}')
+def format_row(node_id: str, state: str, seconds: Optional[float] = None) -> str:
+  """A row of the component table: a node, its state and its seconds (none while it runs)."""
+  row = f'{node_id:<31} {state.lower():<10}'
+  return row.rstrip() if seconds is None else f'{row} {seconds:7.1f}'
+
+
+def format_header(run_id: str) -> str:
+  """The run and the heading of its component table."""
+  return f'Run {run_id or "(none recorded)"}\n\n{TABLE_HEADING}'
+
+
+def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_seconds: float, log_path: str = '',
+                   components: bool = True) -> str:
+  """The text printed at the end of a run; without the components when their rows were printed as they ran, with
+  the log file of the libraries' output when there is one."""
+  rows = [format_row(c.node_id, c.state, c.seconds) for c in summary.components]
+  lines = [format_header(summary.run_id)] + rows if components else []
   lines += [f'{"whole run (wall clock)":<42} {wall_seconds:7.1f}', '']
   if summary.anomalies:
     lines += [f'Data anomalies ({len(summary.anomalies)}):', format_table(summary.anomalies), '']
@@ -203,4 +216,7 @@ def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_s
       lines.append(f'STOPPED BY THE {failure.gate_name.upper()}: {failure}')
     else:
       lines.append(f'RUN FAILED: {type(failure).__name__}: {failure}')
+  if log_path:
+    traceback_inside = failure is not None and not isinstance(failure, GateError)
+    lines.append(f'Log: {log_path}' + (' (with the traceback of the failure)' if traceback_inside else ''))
   return '\n'.join(lines)

@@ -81,3 +81,20 @@ def test_the_eval_split_is_a_fifth_of_the_rows_up_to_about_max_eval_rows(tmp_pat
   example_gen = nodes_by_id(create_pipeline(local_test_config(tmp_path, split_buckets=(14, 1))))['CsvExampleGen']
   output_config = proto_utils.json_to_proto(example_gen.exec_properties['output_config'], example_gen_pb2.Output())
   assert [(s.name, s.hash_buckets) for s in output_config.split_config.splits] == [('train', 14), ('eval', 1)]
+
+
+def test_a_store_other_roots_share_scopes_the_baseline_and_drift_reference_to_this_root(tmp_path):
+  def resolver_configs(metadata_uri, pipeline_name=config_lib.PIPELINE_NAME):
+    config = config_lib.local_config(data_root=str(tmp_path), output_root=str(tmp_path / 'out'), train_steps=10,
+                                     enable_cache=True, beam_workers=1, metadata_uri=metadata_uri,
+                                     pipeline_name=pipeline_name)
+    nodes = nodes_by_id(create_pipeline(config))
+    return (nodes['baseline_model_resolver'].inputs['model'].output_node.kwargs,
+            nodes['served_data_statistics_resolver'].inputs['statistics'].output_node.kwargs)
+  root = str(tmp_path / 'out' / 'pipeline')
+  assert resolver_configs(None) == ({'models_under': ''}, {'pipeline_name': config_lib.PIPELINE_NAME,
+                                                           'pushed_under': ''})
+  assert resolver_configs(str(tmp_path / 'out' / config_lib.METADATA_FILE))[0] == {'models_under': ''}
+  shared = resolver_configs('mysql://ml@127.0.0.1:3306/metadata', 'alice')
+  assert shared == ({'models_under': root}, {'pipeline_name': 'alice', 'pushed_under': root})
+  assert resolver_configs(str(tmp_path / 'team.db'))[1]['pushed_under'] == root

@@ -14,9 +14,11 @@ import mariadb_server
 from conftest import EXPECTED_NODES, REPO_ROOT, taxi_rows, write_csv
 from pipeline import config as config_lib
 from pipeline import metadata
+from pipeline.gates import drift
 
 MYSQL_ROWS = 600
 FIRST_STEPS, SECOND_STEPS = 10, 20
+PUSHING_ROWS = 3000  # as the end-to-end run, whose model is blessed and pushed.
 DATA_NODES = ('CsvExampleGen', 'CuratedSchemaGen', 'StatisticsGen', 'Transform')
 RERUN = {'Trainer.model', 'Trainer.model_run', 'Evaluator.evaluation', 'Evaluator.blessing', 'Pusher.pushed_model'}
 
@@ -58,9 +60,7 @@ def test_the_password_is_masked_in_every_log_record(caplog):
 
 @pytest.fixture(scope='module')
 def mariadb(tmp_path_factory):
-  reason = mariadb_server.ensure_installed()
-  if reason:
-    pytest.skip(reason)
+  mariadb_server.require_installed()
   server = mariadb_server.start(tmp_path_factory.mktemp('mariadb'))
   yield server
   mariadb_server.stop(server)
@@ -140,3 +140,22 @@ def test_the_password_is_never_printed_logged_or_stored(mariadb, mysql_runs):
   assert secret not in mariadb_server.dump(mariadb)
   assert f'mysql://{mariadb.user}@127.0.0.1:{mariadb.port}/{mariadb.database}' in (
       output_root / 'report.html').read_text()
+
+
+def test_another_output_root_on_the_store_never_takes_this_ones_baseline_or_drift_reference(mariadb, mysql_runs,
+                                                                                           tmp_path):
+  header, rows = taxi_rows()
+  data_root = write_csv(tmp_path / 'data' / 'data.csv', header, rows[:PUSHING_ROWS])
+  first_root, other_root = tmp_path / 'first', tmp_path / 'other'
+  run_local(mariadb, '--data-root', str(data_root), '--output-root', str(first_root))
+  store = metadata.open_store(metadata.metadata_config(mariadb.uri(with_password=True)), read_only=True)
+  first_pipeline_root = str(first_root / 'pipeline')
+  assert metadata.pushed_models(store, config_lib.PIPELINE_NAME, first_pipeline_root), 'the first root pushed nothing'
+  run_local(mariadb, '--data-root', str(data_root), '--output-root', str(other_root), '--no-cache',
+            '--train-steps', str(FIRST_STEPS))
+  run = metadata.latest_run_context(store, config_lib.PIPELINE_NAME)
+  components = {c.node_id: c for c in metadata.component_runs(store, run.id)}
+  assert components['Evaluator'].inputs.get('baseline_model', []) == []  # not the first root's blessed model
+  assert components['DriftGate'].inputs.get('served_statistics', []) == []  # nor its served model's data
+  assert all(metadata.under(a.uri, str(other_root)) for a in components['Trainer'].outputs['model'])
+  assert drift.served_data_statistics_id(store, config_lib.PIPELINE_NAME, first_pipeline_root) is not None

@@ -11,9 +11,10 @@ def blessing(model_id, blessed):
   return artifact
 
 
-def model(model_id):
+def model(model_id, uri=''):
   artifact = standard_artifacts.Model()
   artifact.id = model_id
+  artifact.uri = uri
   return artifact
 
 
@@ -25,3 +26,14 @@ def test_the_baseline_is_the_newest_blessed_model_other_than_the_candidate():
   baseline, _ = latest_blessed_other_than(models, blessings, candidates=[model(2)])  # a cached rerun of model 2
   assert [m.id for m in baseline] == [1]
   assert latest_blessed_other_than(models, blessings[2:], candidates=[model(3)]) == ([], [])
+
+
+def test_with_a_shared_store_only_models_under_this_root_are_baselines():
+  models = [model(1, '/team/alice/pipeline/Trainer/model/1'), model(2, '/team/bob/pipeline/Trainer/model/2'),
+            model(3, '/team/alice/pipeline/Trainer/model/3')]
+  blessings = [blessing(1, True), blessing(2, True), blessing(3, False)]
+  baseline, _ = latest_blessed_other_than(models, blessings, [models[2]], models_under='/team/alice/pipeline')
+  assert [m.id for m in baseline] == [1]
+  assert latest_blessed_other_than(models, blessings, [models[2]], models_under='/team/al') == ([], [])
+  baseline, _ = latest_blessed_other_than(models, blessings, [models[2]])  # the root's own store: every model
+  assert [m.id for m in baseline] == [2]

@@ -23,3 +23,9 @@ def test_slices_and_thresholds_come_from_the_declarations():
   no_baseline = eval_config(auc_floor=0.9, compare_to_baseline=False)
   [metrics] = no_baseline.metrics_specs[0].metrics
   assert not metrics.per_slice_thresholds[0].threshold.HasField('change_threshold')
+
+
+def test_the_report_curves_come_from_tfmas_confusion_matrix_and_calibration_plots():
+  plots = eval_config(auc_floor=0.9, compare_to_baseline=True).metrics_specs[1].metrics
+  assert [(m.class_name, json.loads(m.config)) for m in plots] == [
+      ('ConfusionMatrixPlot', {'num_thresholds': 100}), ('CalibrationPlot', {'num_buckets': 100})]

@@ -26,6 +26,9 @@ def test_statistics_behind_the_served_model_are_found_through_lineage(served_roo
   examples = latest_run(served_root).component('CsvExampleGen').outputs['examples'][0]
   assert statistics.type == 'ExampleStatistics'
   assert metadata.producer_inputs(store, statistics.id, 'examples') == [examples.id]
+  assert drift.served_data_statistics_id(store, config_lib.PIPELINE_NAME) == statistics.id
+  assert drift.served_data_statistics_id(store, 'another-pipeline') is None  # --pipeline-name keeps them apart
+  assert drift.served_data_statistics_id(store, config_lib.PIPELINE_NAME, '/elsewhere/pipeline') is None
 
 
 def test_nothing_is_resolved_before_the_first_push():

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import apache_beam as beam
+import pyarrow as pa
 import pytest
 import tensorflow as tf
 from google.protobuf import json_format
@@ -159,3 +160,34 @@ def test_only_the_direct_runner_gets_the_disk_shuffle():
   assert example_gen.runs_on_direct_runner(None)
   assert example_gen.runs_on_direct_runner(['--direct_running_mode=multi_processing', '--direct_num_workers=2'])
   assert not example_gen.runs_on_direct_runner(['--runner=DataflowRunner', '--project=p'])
+
+
+def test_a_row_hash_depends_on_its_own_cells_only():
+  with_blank = pa.record_batch([pa.array([5, None], pa.int64()), pa.array([b'x', None]), pa.array([1.5, 2.0])],
+                               names=['trip_seconds', 'company', 'fare'])
+  alone_reordered = pa.record_batch([pa.array([1.5]), pa.array([5], pa.int64()), pa.array([b'x'])],
+                                    names=['fare', 'trip_seconds', 'company'])
+  assert example_gen.row_hashes(with_blank)[0] == example_gen.row_hashes(alone_reordered)[0]
+  swapped = pa.record_batch([pa.array([1.5]), pa.array([5], pa.int64()), pa.array([b'x'])],
+                            names=['tips', 'trip_seconds', 'company'])
+  assert example_gen.row_hashes(swapped)[0] != example_gen.row_hashes(alone_reordered)[0]  # names count
+  empty = pa.record_batch([pa.nulls(2, pa.int64()), pa.nulls(2, pa.binary())], names=['trip_seconds', 'company'])
+  assert len(set(example_gen.row_hashes(empty))) == 1
+
+
+def test_the_same_rows_cut_into_other_files_and_blocks_land_in_the_same_splits(tmp_path):
+  header, rows = taxi_rows()
+  rows = rows[:1500]
+  seconds = header.index('trip_seconds')
+  blank_rows = [r[:seconds] + [''] + r[seconds + 1:] for r in rows[:10]]  # int column blank in a few rows
+  whole = write_csv(tmp_path / 'whole' / 'data.csv', header, blank_rows + rows[10:])
+  cut = tmp_path / 'cut'
+  write_csv(cut / 'a.csv', header, rows[10:700])  # no blank in these files' blocks
+  write_csv(cut / 'b.csv', header, blank_rows)
+  write_csv(cut / 'c.csv', header[::-1], [r[::-1] for r in rows[700:]])  # columns in another order
+  splits = {}
+  for name, data_root in (('whole', whole), ('cut', cut)):
+    run_executor(example_gen.Executor.Do, data_root, tmp_path / f'out-{name}')
+    splits[name] = {split: canonical(split_records(tmp_path / f'out-{name}', split)) for split in ('train', 'eval')}
+  assert splits['whole'] == splits['cut']
+  assert sum(splits['cut']['eval'].values()) > 200

@@ -69,7 +69,7 @@ def test_consumers_of_the_examples_are_the_models_trained_on_them(store, first_r
   examples = first_run.component('CsvExampleGen').outputs['examples'][0]
   found = queries.consumers(store, examples.id)
   assert [m.id for m in found.models] == [first_run.component('Trainer').outputs['model'][0].id]
-  assert {e.node_id for e in found.used_by} == {'StatisticsGen', 'Transform', 'Trainer', 'Evaluator'}
+  assert {e.node_id for e in found.used_by} == {'StatisticsGen', 'DataGate', 'Transform', 'Trainer', 'Evaluator'}
   derived_types = {a.type for a in found.derived}
   assert {'ExampleStatistics', 'ExampleAnomalies', 'TransformGraph', 'Model', 'ModelEvaluation',
           'PushedModel'} <= derived_types
@@ -86,9 +86,36 @@ def test_runs_list_status_duration_cache_metrics_and_blessing(store, first_run, 
   started, ended = (min(c.started_ms for c in first_run.components), max(c.ended_ms for c in first_run.components))
   assert oldest.seconds == (ended - started) / 1000  # first start to last end: less than the sum, some overlap
   assert max(c.seconds for c in first_run.components) <= oldest.seconds < sum(c.seconds for c in first_run.components)
-  assert oldest.metrics['auc'] == first_run.metrics[()]['auc']
+  assert oldest.metrics['auc'] == oldest.auc == first_run.metrics[()]['auc']
+  assert oldest.auc_change is None  # no run before it
   assert oldest.blessed is True and oldest.pushed_path == str(pushed_model_dir(e2e_run[0]))
-  assert 'COMPLETE' in text.format_runs(runs) and first_run.run_id in text.format_runs(runs)
+  shown = text.format_runs(runs)
+  assert 'COMPLETE' in shown and first_run.run_id in shown
+  header, *lines = shown.splitlines()
+  assert header.split()[4:6] == ['auc', 'change']
+  assert next(line for line in lines if line.startswith(first_run.run_id)).split()[4] == f'{oldest.auc:.4f}'
+
+
+def run_line(run_id: str, auc, status: str = 'COMPLETE') -> queries.RunInfo:
+  return queries.RunInfo(run_id, '2026-01-01 10:00:00', status, 30.0, 12, [], [] if auc else ['Trainer'],
+                         {'auc': auc, 'binary_accuracy': 0.8} if auc else {}, bool(auc), None)
+
+
+def test_runs_show_each_overall_auc_its_change_and_the_trend():
+  runs = queries.with_auc_changes([run_line('r4', 0.9312), run_line('r3', None, 'FAILED'), run_line('r2', 0.9101),
+                                   run_line('r1', 0.9150)])  # newest first
+  assert [r.auc for r in runs] == [0.9312, None, 0.9101, 0.9150]
+  assert [r.auc_change for r in runs] == pytest.approx([0.0211, None, -0.0049, None])  # r4 against r2
+  assert queries.auc_trend(runs) == [('r1', 0.915), ('r2', 0.9101), ('r3', None), ('r4', 0.9312)]
+  shown = text.format_runs(runs).splitlines()
+  assert shown[0].split()[4:7] == ['auc', 'change', 'other']
+  assert [line.split()[:6] for line in shown[1:5]] == [
+      ['r4', 'COMPLETE', '30.0', '0/12', '0.9312', '+0.0211'], ['r3', 'FAILED', '(Trainer)', '30.0', '0/12', '-'],
+      ['r2', 'COMPLETE', '30.0', '0/12', '0.9101', '-0.0049'], ['r1', 'COMPLETE', '30.0', '0/12', '0.9150',
+                                                                 'binary_accuracy=0.8000']]
+  assert shown[-1] == 'Overall AUC, oldest to newest: 0.9150 -> 0.9101 -> - -> 0.9312'
+  assert json.loads(json.dumps(text.jsonable(runs)))[0]['auc_change'] == pytest.approx(0.0211)
+  assert text.format_runs(runs[:1]).count('\n') == 1  # one run: no trend line
 
 
 def test_diff_of_a_run_with_itself_finds_nothing(store, first_run):
@@ -164,6 +191,7 @@ def test_cli_answers_every_command_in_json(uri, first_run, tmp_path, capsys):
   assert [m['id'] for m in ask('consumers', str(examples_id))['models']] == [model['model']['id']]
   runs = ask('runs')
   assert runs[-1]['run_id'] == first_run.run_id and runs[-1]['blessed'] is True
+  assert runs[-1]['metrics']['auc'] == first_run.metrics[()]['auc'] and runs[-1]['auc_change'] is None
   assert ask('diff', first_run.run_id, first_run.run_id)['metrics'] == []
   picture = ask('dag', first_run.run_id, '--output', str(tmp_path / 'run.png'))
   assert (tmp_path / 'run.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

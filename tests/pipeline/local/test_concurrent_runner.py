@@ -1,13 +1,19 @@
-"""The concurrent runner: dependencies, two nodes at once, which failure is raised, where executors run."""
+"""The concurrent runner: dependencies, two nodes at once, which failure is raised, where executors run, what it
+reports as nodes start and end."""
 import concurrent.futures
 import os
 import threading
 import time
 
 import pytest
+from tfx import v1 as tfx
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.orchestration import metadata
+from tfx.types import channel, component_spec, standard_artifacts
 
-from conftest import execution
-from pipeline.local.concurrent_runner import ExecutorLanes, run_in_dependency_order
+from conftest import PidWritingExecutor, execution
+from pipeline.gates.data import DataValidationError
+from pipeline.local.concurrent_runner import ConcurrentDagRunner, ExecutorLanes, run_in_dependency_order
 
 DIAMOND = {'a': set(), 'b': {'a'}, 'c': {'a'}, 'd': {'b', 'c'}}
 ORDER = ['a', 'b', 'c', 'd']
@@ -81,3 +87,49 @@ def test_an_executor_runs_in_the_worker_while_another_runs_here(worker, tmp_path
     pid[name], started[name], ended[name] = int(process), float(start), float(end)
   assert pid == {'first': os.getpid(), 'second': worker.pid, 'third': os.getpid()}
   assert started['second'] < ended['first']  # side by side
+
+
+class WriterSpec(component_spec.ComponentSpec):
+  PARAMETERS = {'text': component_spec.ExecutionParameter(type=str)}
+  INPUTS = {}
+  OUTPUTS = {'model': component_spec.ChannelParameter(type=standard_artifacts.Model)}
+
+
+class Writer(base_component.BaseComponent):
+  """A component that runs conftest's PidWritingExecutor."""
+  SPEC_CLASS = WriterSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(PidWritingExecutor)
+
+  def __init__(self, text: str):
+    super().__init__(spec=WriterSpec(text=text, model=channel.Channel(type=standard_artifacts.Model)))
+
+
+def writer_and_resolver(root, text: str) -> tfx.dsl.Pipeline:
+  """A writer, and a resolver of the latest model after it."""
+  writer = Writer(text).with_id('writer')
+  resolver = tfx.dsl.Resolver(strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+                              model=writer.outputs['model']).with_id('latest_model_resolver')
+  return tfx.dsl.Pipeline(
+      pipeline_name='p', pipeline_root=str(root / 'pipeline'), components=[writer, resolver], enable_cache=True,
+      metadata_connection_config=metadata.sqlite_metadata_connection_config(str(root / 'metadata.db')))
+
+
+def test_each_node_is_reported_as_it_starts_and_ends_with_the_state_ml_metadata_recorded(worker, tmp_path):
+  reports = []
+
+  def report(node_id, state, seconds):
+    reports.append((node_id, state, seconds is not None and seconds >= 0))
+
+  ConcurrentDagRunner(worker, 'run-1', report).run(writer_and_resolver(tmp_path, 'hello'))
+  assert reports == [('writer', 'STARTED', False), ('writer', 'COMPLETE', True),
+                     ('latest_model_resolver', 'COMPLETE', True)]  # a resolver: no executor, no start
+  reports.clear()
+  ConcurrentDagRunner(worker, 'run-2', report).run(writer_and_resolver(tmp_path, 'hello'))
+  assert reports[:2] == [('writer', 'STARTED', False), ('writer', 'CACHED', True)]
+  reports.clear()
+  with pytest.raises(DataValidationError):
+    ConcurrentDagRunner(worker, 'run-3', report).run(writer_and_resolver(tmp_path, 'fail'))
+  assert reports == [('writer', 'STARTED', False), ('writer', 'FAILED', True)]
+  config = metadata.sqlite_metadata_connection_config(str(tmp_path / 'metadata.db'))
+  with metadata.Metadata(config) as m:
+    assert {c.name for c in m.store.get_contexts_by_type('pipeline_run')} == {'run-1', 'run-2', 'run-3'}

@@ -1,8 +1,10 @@
 """pipeline/reporting/html_report.py: the report every local run writes, opened in headless Chromium, and its files."""
+import math
 import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -12,7 +14,8 @@ from pipeline import config as config_lib
 from pipeline import metadata
 from pipeline.gates.base import Anomaly, format_table
 from pipeline.gates.data import DataValidationError
-from pipeline.reporting import html_report, run_summary
+from pipeline.lineage import queries
+from pipeline.reporting import curves, html_report, run_summary
 
 CHROMIUM = 'chromium'
 CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
@@ -24,9 +27,7 @@ IMAGE_PROBE = ('<script>window.addEventListener("load", () => { document.body.se
 
 @pytest.fixture(scope='module')
 def chromium() -> str:
-  reason = system_packages.ensure(CHROMIUM, CHROMIUM)
-  if reason:
-    pytest.skip(reason)
+  system_packages.require(CHROMIUM, CHROMIUM)
   return shutil.which(CHROMIUM)
 
 
@@ -54,14 +55,31 @@ def test_the_run_report_is_self_contained_and_renders_the_metrics_in_chromium(e2
                      probe.as_uri()).stdout
   widths = re.search(r'data-image-widths="([\d,]*)"', dom).group(1).split(',')
   columns = ('company', 'payment_type', 'trip_start_hour')
-  assert len(widths) == 2 + len(columns) and all(int(w) > 100 for w in widths), widths  # DAG, overall, slices
+  curve_charts = ('ROC curve', 'precision-recall curve', 'calibration (reliability) plot',
+                  'score distribution per class')
+  assert len(widths) == 2 + len(curve_charts) + len(columns), widths  # DAG, overall, curves, slices
+  assert all(int(w) > 100 for w in widths), widths
   overall = first_run.metrics[()]
   for name in ('auc', 'binary_accuracy', 'precision', 'recall'):
     assert f'<td class="num">{overall[name]:.4f}</td>' in dom, name
   for column in columns:
     assert f'<h3>By {column} (' in dom
-  slice_key, values = next((k, v) for k, v in first_run.metrics.items() if k and k[0][0] == 'payment_type')
-  assert f'<td>{slice_key[0][1]}</td><td class="num">{int(values["example_count"])}</td>' in dom
+  for key, values in ((key, values) for key, values in first_run.metrics.items() if len(key) <= 1):
+    low, high = curves.auc_interval(values['auc'], *curves.class_counts(values))  # n/a for one class
+    name = key[0][1] if key else 'overall'
+    assert (f'<td>{name}</td><td class="num">{int(values["example_count"])}</td><td class="num">'
+            f'{html_report.number(values["auc"])}</td><td class="num">{html_report.number(low)}</td>'
+            f'<td class="num">{html_report.number(high)}</td>') in dom, key
+  for alt in curve_charts:
+    assert f'alt="{alt}"' in dom
+  plots = curves.read_plots(first_run.component('Evaluator').outputs['evaluation'][0].uri)[()]
+  at_half = curves.at_threshold(plots.matrices, 0.5)  # the metrics' precision and recall are at 0.5
+  assert (at_half['precision'], at_half['recall']) == pytest.approx((overall['precision'], overall['recall']))
+  counts = [int(at_half[k]) for k in ('true_positives', 'false_positives', 'true_negatives', 'false_negatives')]
+  assert sum(counts) == overall['example_count']
+  assert '<tr><td>0.5</td>' + ''.join(f'<td class="num">{n}</td>' for n in counts) in dom
+  assert '<h2>Overall AUC of the last 1 runs</h2>' in dom
+  assert f'<td>{first_run.run_id} (this run)</td>' in dom
   assert 'BLESSED: every threshold' in dom and str(pushed_model_dir(output_root)) in dom
   assert 'Data anomalies</h2><p class="ok">None.' in dom
   model = first_run.component('Trainer').outputs['model'][0]
@@ -99,3 +117,47 @@ def test_a_model_that_was_not_blessed_lists_the_failed_thresholds():
   page = html_report.render(summary, None, 1.0, 'mysql://tfx@127.0.0.1:3306/mlmd')
   assert 'NOT BLESSED' in page and '<li>auc on overall: value 0.7000 (threshold: at least 0.9)</li>' in page
   assert 'Pushed model' not in page and 'mysql://tfx@127.0.0.1:3306/mlmd' in page
+
+
+def runs_with_aucs(*aucs) -> list:
+  """RunInfos named r1 (oldest) to rN, newest first, with these overall AUCs (None: the run has none)."""
+  infos = [queries.RunInfo(f'r{i}', f'2026-01-0{i} 10:00:00', 'COMPLETE' if auc else 'FAILED', 1.0, 12, [], [],
+                           {'auc': auc} if auc else {}, bool(auc), None) for i, auc in enumerate(aucs, 1)]
+  return queries.with_auc_changes(infos[::-1])
+
+
+def test_the_report_shows_the_overall_auc_of_the_last_runs_and_its_changes():
+  summary = run_summary.RunSummary(run_id='r4', metrics={(): {'auc': 0.93, 'example_count': 300.0,
+                                                               'mean_label': 0.3}})
+  page = html_report.render(summary, None, 1.0, '/x/metadata.db', runs=runs_with_aucs(0.90, 0.91, None, 0.93))
+  assert '<h2>Overall AUC of the last 4 runs</h2>' in page
+  for run, auc, change in (('r4 (this run)', '0.9300', '+0.0200'), ('r3', 'n/a', ''), ('r2', '0.9100', '+0.0100'),
+                           ('r1', '0.9000', '')):
+    assert re.search(f'<td>{re.escape(run)}</td><td>[^<]*</td><td>[A-Z]+</td><td class="num">{auc}</td>'
+                     f'<td class="num">{re.escape(change)}</td>', page), run
+  assert 'alt="overall auc of the last runs"' in page
+  single = html_report.render(summary, None, 1.0, '/x/metadata.db', runs=runs_with_aucs(0.93))
+  assert 'Overall AUC of the last 1 runs' in single and 'alt="overall auc of the last runs"' not in single
+
+
+def test_the_curves_come_from_the_plots_and_their_absence_is_said():
+  summary = run_summary.RunSummary(run_id='r1', metrics={(): {'auc': 0.75, 'example_count': 10.0,
+                                                               'mean_label': 0.4, 'precision': 0.5}})
+  assert 'No curves: the Evaluator wrote no confusion-matrix and calibration plots' in html_report.render(
+      summary, None, 1.0, '/x/metadata.db')
+  thresholds = np.array([-1e-6] + [i / 10 for i in range(11)])
+  matrices = curves.ConfusionMatrices(thresholds, *np.array([[4.0] * 6 + [3, 2, 1, 1, 0, 0],
+                                                             [6.0] * 5 + [4, 2, 1, 1, 0, 0, 0],
+                                                             [0.0] * 5 + [2, 4, 5, 5, 6, 6, 6],
+                                                             [0.0] * 6 + [1, 2, 3, 3, 4, 4]]))
+  lower = np.array([-math.inf] + [i / 10 for i in range(11)])
+  upper = np.append(lower[1:], math.inf)
+  examples = np.array([0, 0, 0, 0, 0, 2, 3, 2, 1, 1, 1, 0], dtype=float)
+  buckets = curves.ScoreBuckets(lower, upper, examples, np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0.0]),
+                                examples * (lower.clip(0) + 0.05))
+  page = html_report.render(summary, None, 1.0, '/x/metadata.db',
+                            plots={(): curves.SlicePlots(matrices, buckets)})
+  assert 'No curves' not in page and 'confusion matrices at 12 thresholds' in page
+  assert page.count('<img') == 1 + 4  # the overall metrics, then the curves
+  assert ('<tr><td>0.5</td><td class="num">3</td><td class="num">2</td><td class="num">4</td><td class="num">1</td>'
+          '<td class="num">0.6000</td><td class="num">0.7500</td><td class="num">0.3333</td></tr>') in page

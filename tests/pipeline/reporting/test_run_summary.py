@@ -1,4 +1,5 @@
 """The run summary's reading of metrics, its wording and the exit codes."""
+from pipeline import metadata
 from pipeline.local import exit_codes
 from pipeline.reporting import run_summary
 from pipeline.gates.base import Anomaly, format_table
@@ -34,3 +35,21 @@ def test_gate_failure_prints_the_table_and_exits_2():
   assert 'STOPPED BY THE DATA GATE' in text and 'trip_start_hour' in text and 'Out-of-range values' in text
   assert exit_codes.exit_code(failure) == exit_codes.BAD_INPUT
   assert exit_codes.exit_code(RuntimeError('boom')) == exit_codes.FAILED
+
+
+def test_a_row_per_start_and_end_of_a_component_lines_up_with_the_summary_table():
+  assert run_summary.format_row('Trainer', 'STARTED') == 'Trainer                         started'
+  assert run_summary.format_row('Trainer', 'CACHED', 0.04) == 'Trainer                         cached         0.0'
+  assert len(run_summary.format_row('Trainer', 'COMPLETE', 12.3)) == len(run_summary.TABLE_HEADING)
+  assert run_summary.format_header('r1').splitlines() == ['Run r1', '', run_summary.TABLE_HEADING]
+
+
+def test_a_summary_after_rows_printed_as_they_ran_names_the_log_and_repeats_no_component():
+  summary = run_summary.RunSummary(run_id='r3', components=[metadata.ComponentRun('Trainer', 'COMPLETE', 9.0, {})])
+  text = run_summary.format_summary(summary, RuntimeError('boom'), 10.0, '/out/logs/r3.log', components=False)
+  assert 'Trainer' not in text and 'Run r3' not in text
+  assert text.startswith('whole run (wall clock)')
+  assert text.endswith('RUN FAILED: RuntimeError: boom\nLog: /out/logs/r3.log (with the traceback of the failure)')
+  whole = run_summary.format_summary(summary, None, 10.0)
+  assert whole.startswith('Run r3\n\ncomponent') and 'Trainer                         complete       9.0' in whole
+  assert 'Log:' not in whole

@@ -142,5 +142,8 @@ def test_a_split_with_one_label_class_is_stopped_by_the_data_gate(tmp_path, serv
                       process.stdout)
   assert {split for split, _ in counts} == {'train', 'eval'}, process.stdout
   assert sum(int(n.replace(',', '')) for _, n in counts) == ROWS
+  assert 'Data anomalies: none' not in process.stdout  # the gate's table says what it found
+  report = (served[0] / 'report.html').read_text()
+  assert 'One label class only' in report and 'Data anomalies</h2><p class="ok">None.' not in report
   ran = {c.node_id for c in latest_run(served[0]).components}
   assert 'DataGate' in ran and not ran & {'Trainer', 'Evaluator', 'Pusher'}

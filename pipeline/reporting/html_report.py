@@ -18,6 +18,7 @@ from pipeline import config as config_lib
 from pipeline import metadata
 from pipeline.evaluation import metric_names
 from pipeline.gates.base import GateError
+from pipeline.gates.data import DataValidationError
 from pipeline.lineage import picture, queries, text
 from pipeline.reporting import analysis, curves, run_summary
 
@@ -89,8 +90,11 @@ def components_section(summary: run_summary.RunSummary) -> str:
   return '<h2>Components</h2>' + table(('component', 'status', 'seconds', 'outputs'), rows, numeric=(2,))
 
 
-def anomalies_section(summary: run_summary.RunSummary) -> str:
-  """The data anomalies ExampleValidator found, and the offending rows."""
+def anomalies_section(summary: run_summary.RunSummary, failure: Optional[BaseException] = None) -> str:
+  """The data anomalies ExampleValidator found, and the offending rows; nothing when the data gate's own message
+  (shown with the status) holds what it found beyond them (the label's classes)."""
+  if not summary.anomalies and isinstance(failure, DataValidationError):
+    return ''
   if not summary.anomalies:
     validated = summary.component('ExampleValidator') is not None
     return '<h2>Data anomalies</h2>' + ('<p class="ok">None.</p>' if validated else
@@ -216,7 +220,7 @@ def render(summary: run_summary.RunSummary, failure: Optional[BaseException], wa
   problem = f'<p class="bad">{esc(status)}: {esc(type(failure).__name__)}</p><pre>{esc(failure)}</pre>' \
       if failure is not None else ''
   body = [f'<h1>{esc(config_lib.PIPELINE_NAME)}: {esc(title)}</h1>', table(None, facts), problem,
-          components_section(summary), anomalies_section(summary), metrics_section(summary, plots),
+          components_section(summary), anomalies_section(summary, failure), metrics_section(summary, plots),
           blessing_section(summary), runs_section(runs, summary.run_id),
           lineage_section(model, bool(summary.pushed_path), dag_png)]
   return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'

@@ -17,7 +17,7 @@ from pipeline import metadata
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import metric_names
 from pipeline.gates.base import Anomaly, GateError, format_table
-from pipeline.gates.data import read_anomalies
+from pipeline.gates.data import DataValidationError, read_anomalies
 from pipeline.ingest.input_check import Problem, schema_violations
 
 MIN_SLICE_EXAMPLES = 50
@@ -186,8 +186,8 @@ def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_s
     lines += [f'Data anomalies ({len(summary.anomalies)}):', format_table(summary.anomalies), '']
     if summary.offending_rows:
       lines += ['Offending rows:'] + [f'  {p}' for p in summary.offending_rows] + ['']
-  elif summary.component('ExampleValidator'):
-    lines += ['Data anomalies: none', '']
+  elif summary.component('ExampleValidator') and not isinstance(failure, DataValidationError):
+    lines += ['Data anomalies: none', '']  # else the data gate's own table (the label's classes) follows.
   spans_shown = bool(summary.training_spans) and summary.training_spans != [0]
   if spans_shown:
     lines.append(f'Trained on span(s): {", ".join(map(str, summary.training_spans))}')

@@ -13,11 +13,13 @@ FARE_FACTOR = 4
 
 
 def inflated_fares(tmp_path, first, last):
-  """Rows first..last of the sample with every fare multiplied by FARE_FACTOR."""
+  """Rows first..last of the sample with every fare and tip multiplied by FARE_FACTOR: the fares drift, the
+  label (tips > 0.2 x fare) stays as it was."""
   header, rows = taxi_rows()
-  fare = header.index('fare')
+  scaled = {header.index('fare'), header.index('tips')}
   return write_csv(tmp_path / 'data' / 'data.csv', header,
-                   [r[:fare] + [str(float(r[fare]) * FARE_FACTOR)] + r[fare + 1:] for r in rows[first:last]])
+                   [[str(float(v) * FARE_FACTOR) if i in scaled and v else v for i, v in enumerate(r)]
+                    for r in rows[first:last]])
 
 
 def test_statistics_behind_the_served_model_are_found_through_lineage(served_root):

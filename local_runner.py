@@ -44,6 +44,14 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                            'of the window not ingested yet are ingested and gated first (default: 1)')
   parser.add_argument('--warm-start', action='store_true',
                       help='start training from the weights of the last blessed model, then train --train-steps')
+  parser.add_argument('--tune', action='store_true',
+                      help='search the model\'s hyperparameters (Tuner) and train with the best; without it the '
+                           'Trainer takes the newest tuned ones in ML Metadata, or the defaults declared in models/')
+  parser.add_argument('--trials', type=int, default=config_lib.DEFAULT_TUNER_TRIALS, metavar='N',
+                      help='with --tune: trials of --train-steps each, the first the defaults (default: %(default)s)')
+  parser.add_argument('--tuner-seconds', type=int, default=config_lib.DEFAULT_TUNER_SECONDS, metavar='S',
+                      help='with --tune: no trial starts after S seconds of search, the best so far wins; 0: no '
+                           'limit (default: %(default)s)')
   parser.add_argument('--beam-workers', type=int, default=1,
                       help='Beam DirectRunner worker processes; 1 runs Beam in this process (default: 1)')
   parser.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME,
@@ -55,6 +63,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   args = parser.parse_args(argv)
   if args.window < 1:
     parser.error(f'--window must be at least 1, not {args.window}')
+  if args.trials < 1 or args.tuner_seconds < 0:
+    parser.error(f'--trials must be at least 1 and --tuner-seconds at least 0, not {args.trials} and '
+                 f'{args.tuner_seconds}')
   return args
 
 
@@ -107,7 +118,8 @@ def main(argv: Optional[List[str]] = None) -> int:
       data_root=args.data_root or config_lib.shipped_taxi_data(), output_root=args.output_root,
       train_steps=args.train_steps, enable_cache=not args.no_cache, beam_workers=args.beam_workers,
       metadata_uri=args.metadata_uri, accept_drift=args.accept_drift, window=args.window,
-      warm_start=args.warm_start, pipeline_name=args.pipeline_name)
+      warm_start=args.warm_start, pipeline_name=args.pipeline_name, tune=args.tune, tuner_trials=args.trials,
+      tuner_seconds=args.tuner_seconds)
   metadata.keep_password_out_of_logs(config.metadata_connection_config)
   try:
     log_path = '' if args.verbose else console.new_log_path(args.output_root)

@@ -1,6 +1,7 @@
 """The TFX Trainer entry point: trains the model and exports it with the Transform graph inside."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -14,9 +15,9 @@ import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from models import distribution, warm_start
-from models.contract import (PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, TRANSFORM_SIGNATURE, WARM_START_FILE,
-                             WEIGHTS_FILE)
+from models import distribution, hyperparameters, warm_start
+from models.contract import (HPARAMS_FILE, PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, TRANSFORM_SIGNATURE,
+                             WARM_START_FILE, WEIGHTS_FILE)
 from models.model import HParams, build_model
 from pipeline import compat
 from preprocessing import features
@@ -143,6 +144,17 @@ def record_warm_start(serving_model_dir: str, base_model: str, copied: List[str]
     f.write(json.dumps(record, indent=2))
 
 
+def record_hparams(serving_model_dir: str, hparams: HParams, tuned: Mapping[str, object],
+                   overrides: Mapping[str, object]) -> None:
+  """Writes the HParams the model trained with beside its SavedModel, with the tuned values and overrides behind
+  them (no tuned values: the declared defaults of models/), and logs them."""
+  record = {'hparams': dataclasses.asdict(hparams), 'source': 'tuned' if tuned else 'defaults',
+            'tuned_values': dict(tuned), 'overrides': dict(overrides)}
+  absl.logging.info('Hyperparameters (%s): %s', record['source'], record['hparams'])
+  with tf.io.gfile.GFile(os.path.join(model_artifact_dir(serving_model_dir), HPARAMS_FILE), 'w') as f:
+    f.write(json.dumps(record, indent=2))
+
+
 def write_training_logs(log_dir: str, history: Mapping[str, List[float]], step: int) -> None:
   """The training and validation metrics of the run as TensorBoard scalars under log_dir/train and /validation.
 
@@ -158,13 +170,19 @@ def write_training_logs(log_dir: str, history: Mapping[str, List[float]], step: 
 def run_fn(fn_args: FnArgs) -> None:
   """Trains for fn_args.train_steps steps and writes the SavedModel to fn_args.serving_model_dir.
 
+  The hyperparameters: HParams' declared defaults, then the Tuner's best values when the Trainer has a
+  hyperparameters input (fn_args.hyperparameters), then the HParams fields that custom_config names; written
+  beside the model (HPARAMS_FILE).
+
   With a base model (--warm-start), training starts from its weights where their shapes still match and runs
   train_steps more steps. The distribution strategy comes first (MultiWorkerMirroredStrategy must configure
   TensorFlow before anything runs); the model is built and compiled in its scope, and each step takes batch_size
   examples per replica.
   """
   strategy = distribution.select()
-  hparams = distribution.scale_batch(HParams.from_config(fn_args.custom_config or {}), strategy)
+  overrides = {k: v for k, v in (fn_args.custom_config or {}).items() if k in HParams.__dataclass_fields__}
+  declared = hyperparameters.trainer_hparams(fn_args.hyperparameters, overrides)
+  hparams = distribution.scale_batch(declared, strategy)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   keras.utils.set_random_seed(hparams.seed)
   train = distribution.shard_by_data(
@@ -187,5 +205,7 @@ def run_fn(fn_args: FnArgs) -> None:
     distribution.await_export(fn_args.serving_model_dir)
     return
   save_entries(model, tokens, fn_args.serving_model_dir)
+  record_hparams(fn_args.serving_model_dir, declared, hyperparameters.tuned_values(fn_args.hyperparameters),
+                 overrides)
   if warm:
     record_warm_start(fn_args.serving_model_dir, fn_args.base_model, *warm)

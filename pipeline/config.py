@@ -21,6 +21,8 @@ METADATA_FILE = 'metadata.db'
 DEFAULT_TRAINER_MACHINE = 'n1-standard-4'  # CPU replicas of a multi-worker Trainer without --machine-type.
 SPLIT_BUCKETS = (4, 1)  # ExampleGen's train and eval hash buckets: a fifth of the rows for evaluation,
 MAX_EVAL_ROWS = 10_000  # up to about this many. Evaluation time grows with its rows; its precision barely does.
+DEFAULT_TUNER_TRIALS = 4
+DEFAULT_TUNER_SECONDS = 480
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +114,11 @@ class PipelineConfig:
   # drift reference must lie under, so that another root's push never becomes this one's. '': the store is ours.
   references_under: str = ''
   trainer_hardware: TrainerHardware = dataclasses.field(default_factory=TrainerHardware)
+  tune: bool = False  # search the hyperparameters (Tuner) and train with the best.
+  tuner_trials: int = DEFAULT_TUNER_TRIALS
+  tuner_seconds: int = DEFAULT_TUNER_SECONDS  # no trial starts after this many seconds of search (0: no limit).
+  # Without tune: train with the newest tuned hyperparameters in ML Metadata (local runs), else models/' defaults.
+  resolve_hyperparameters: bool = False
 
 
 def shipped_taxi_data() -> str:
@@ -140,14 +147,17 @@ def split_buckets(rows: int) -> Tuple[int, int]:
 
 def local_config(data_root: str, output_root: str, train_steps: int, enable_cache: bool,
                  beam_workers: int, metadata_uri: Optional[str] = None, accept_drift: bool = False,
-                 window: int = 1, warm_start: bool = False, pipeline_name: str = PIPELINE_NAME) -> PipelineConfig:
+                 window: int = 1, warm_start: bool = False, pipeline_name: str = PIPELINE_NAME, tune: bool = False,
+                 tuner_trials: int = DEFAULT_TUNER_TRIALS,
+                 tuner_seconds: int = DEFAULT_TUNER_SECONDS) -> PipelineConfig:
   """The configuration of a local run whose outputs all live under output_root.
 
   Metadata goes to <output_root>/metadata.db unless metadata_uri names another store (see metadata_config); in
   another store, the baseline and the drift reference are only taken from this output root's own artifacts, and
   pipeline_name keeps its runs, cache and lineage apart from other roots'.
   A data root holding span-N/ folders is read span by span, the latest each run. The eval split's share comes
-  from the latest span's size (split_buckets).
+  from the latest span's size (split_buckets). Without tune, the Trainer takes the newest tuned hyperparameters
+  of this pipeline (of this output root's, on a shared store) from ML Metadata.
   """
   output_root = os.path.abspath(output_root)
   own_store = os.path.join(output_root, METADATA_FILE)
@@ -168,6 +178,10 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
       split_buckets=split_buckets(estimated_rows(csv_files(data_root))),
       window=window,
       warm_start=warm_start,
+      tune=tune,
+      tuner_trials=tuner_trials,
+      tuner_seconds=tuner_seconds,
+      resolve_hyperparameters=True,
       references_under=os.path.join(output_root, 'pipeline') if shared_store else '')
 
 

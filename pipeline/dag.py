@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from google.protobuf import wrappers_pb2
-from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
+from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform, Tuner
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
 from tfx.dsl.components.common.resolver import Resolver
@@ -13,7 +13,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import La
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
 from tfx.types.channel import Channel
-from tfx.types.standard_artifacts import ExampleStatistics, Examples, Model, ModelBlessing
+from tfx.types.standard_artifacts import ExampleStatistics, Examples, HyperParameters, Model, ModelBlessing
 
 from pipeline import compat
 from pipeline import config as config_lib
@@ -26,10 +26,14 @@ from pipeline.ingest import csv_reading
 from pipeline.ingest import example_gen as native_csv
 from pipeline.ingest.schema_import import CuratedSchemaGen
 from pipeline.serving.pusher import MODEL_NAME_KEY, AtomicPusherExecutor
+from pipeline.tuning import LatestTunedHyperParameters
 from preprocessing import features
 
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
+TUNER_FN = 'models.tuner.tuner_fn'
+TUNER_TRIALS_KEY = 'tuner_trials'  # models/tuner.py's custom_config keys (imported there with TensorFlow).
+TUNER_SECONDS_KEY = 'tuner_seconds'
 # Transform builds the preprocessing_fn as a TF1 graph: on the default data here that takes about 30 % less time
 # than the TF2 path, which traces the function again for each analysis step. Serving is the same.
 TRANSFORM_TF_COMPAT_V1 = True
@@ -132,6 +136,42 @@ def baseline_model_resolver(trainer: BaseNode, models_under: str) -> BaseNode:
   ).with_id('baseline_model_resolver')
 
 
+def create_tuner(config: config_lib.PipelineConfig, examples: Channel, transform: BaseNode, schema_gen: BaseNode,
+                 model_code: str) -> BaseNode:
+  """The Tuner: config.tuner_trials trials of train_steps on the train split, within config.tuner_seconds."""
+  return Tuner(
+      tuner_fn=TUNER_FN, examples=examples, transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'], train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
+      eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
+      custom_config={'code_sha256': model_code, TUNER_TRIALS_KEY: config.tuner_trials,
+                     TUNER_SECONDS_KEY: config.tuner_seconds})
+
+
+def latest_hyperparameters_resolver(config: config_lib.PipelineConfig) -> BaseNode:
+  """The resolver of the newest tuned hyperparameters of this pipeline (of this output root's on a shared store)."""
+  return Resolver(
+      strategy_class=LatestTunedHyperParameters,
+      config={'hyperparameters_under': config.references_under},
+      hyperparameters=Channel(type=HyperParameters),
+  ).with_id('latest_hyperparameters_resolver')
+
+
+def hyperparameters_source(config: config_lib.PipelineConfig, examples: Channel, transform: BaseNode,
+                           schema_gen: BaseNode, model_code: str, gates: List[BaseNode]
+                           ) -> Tuple[List[BaseNode], Dict[str, Channel]]:
+  """The nodes behind the Trainer's hyperparameters and its input from them: the Tuner (after the gates) with
+  tune, else the resolver of the newest tuning where ML Metadata can be read, else none (the declared defaults)."""
+  if config.tune:
+    tuner = create_tuner(config, examples, transform, schema_gen, model_code)
+    for gate in gates:  # nothing tunes on what a gate stops.
+      tuner.add_upstream_node(gate)
+    return [tuner], {'hyperparameters': tuner.outputs['best_hyperparameters']}
+  if config.resolve_hyperparameters:
+    resolver = latest_hyperparameters_resolver(config)
+    return [resolver], {'hyperparameters': resolver.outputs['hyperparameters']}
+  return [], {}
+
+
 def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   """ExampleGen to Pusher, with the gates before the Trainer and the baseline resolver when configured.
 
@@ -173,6 +213,10 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   trainer_inputs = {'base_model': latest_blessed.outputs['model']} if config.warm_start else {}
   model_code = config_lib.source_digest(
       [config_lib.REPO_ROOT / 'preprocessing', config_lib.REPO_ROOT / 'models', Path(compat.__file__)])
+  tuning, hyperparameters = hyperparameters_source(config, training_examples, transform, schema_gen, model_code,
+                                                   gates)
+  nodes += tuning
+  trainer_inputs.update(hyperparameters)
   trainer = create_trainer(
       config.trainer_hardware,
       run_fn=RUN_FN,

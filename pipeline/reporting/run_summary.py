@@ -12,7 +12,7 @@ import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from models.contract import WARM_START_FILE
+from models.contract import HPARAMS_FILE, WARM_START_FILE
 from pipeline import metadata
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import metric_names
@@ -37,6 +37,8 @@ class RunSummary:
   pushed_path: Optional[str] = None
   training_spans: List[int] = dataclasses.field(default_factory=list)
   warm_start: Dict[str, object] = dataclasses.field(default_factory=dict)  # models/trainer.py's record.
+  hparams: Dict[str, object] = dataclasses.field(default_factory=dict)  # models/trainer.py's record of them.
+  hparams_origin: str = ''  # where tuned ones came from: the Tuner execution and its run.
 
   def component(self, node_id: str) -> Optional[metadata.ComponentRun]:
     return next((c for c in self.components if c.node_id == node_id), None)
@@ -88,6 +90,24 @@ def read_warm_start(model_uri: str) -> Dict[str, object]:
   return json.loads(fileio.open(path).read()) if fileio.exists(path) else {}
 
 
+def read_hparams(model_uri: str) -> Dict[str, object]:
+  """The Trainer's record of the hyperparameters it trained with (empty for a model trained before the record)."""
+  path = os.path.join(model_uri, HPARAMS_FILE)
+  return json.loads(fileio.open(path).read()) if fileio.exists(path) else {}
+
+
+def hparams_origin(store: metadata.Store, trainer: metadata.ComponentRun) -> str:
+  """Which tuning the Trainer's hyperparameters input came from ('' without one)."""
+  tuned = trainer.inputs.get('hyperparameters', [])
+  if not tuned:
+    return ''
+  execution, _ = metadata.producer(store, tuned[0].id)
+  if execution is None:
+    return f'HyperParameters artifact {tuned[0].id}'
+  node, runs = metadata.placement(store, execution.id)
+  return f'{node} execution {execution.id} of run {runs[0] if runs else "?"} (artifact {tuned[0].id})'
+
+
 def summarize_latest_run(store: metadata.Store, config: PipelineConfig) -> RunSummary:
   """Everything the summary shows about the newest run of the configured pipeline."""
   run = metadata.latest_run_context(store, config.pipeline_name)
@@ -118,6 +138,8 @@ def summarize_run(store: metadata.Store, run: metadata.Context) -> RunSummary:
   trainer = summary.component('Trainer')
   if trainer and trainer.outputs.get('model'):
     summary.warm_start = read_warm_start(trainer.outputs['model'][0].uri)
+    summary.hparams = read_hparams(trainer.outputs['model'][0].uri)
+    summary.hparams_origin = hparams_origin(store, trainer)
   evaluator = summary.component('Evaluator')
   if evaluator and evaluator.outputs.get('evaluation') and fileio.exists(evaluator.outputs['evaluation'][0].uri):
     uri = evaluator.outputs['evaluation'][0].uri
@@ -175,6 +197,14 @@ def format_header(run_id: str) -> str:
   return f'Run {run_id or "(none recorded)"}\n\n{TABLE_HEADING}'
 
 
+def format_hparams(record: Dict[str, object], origin: str) -> str:
+  """One line: the hyperparameters the model trained with and where they came from."""
+  values = '  '.join(f'{k}={v}' for k, v in record['hparams'].items())
+  source = f'tuned by {origin}' if record['source'] == 'tuned' else 'the defaults declared in models/'
+  overridden = f'; overridden: {", ".join(record["overrides"])}' if record.get('overrides') else ''
+  return f'Hyperparameters ({source}{overridden}): {values}'
+
+
 def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_seconds: float, log_path: str = '',
                    components: bool = True) -> str:
   """The text printed at the end of a run; without the components when their rows were printed as they ran, with
@@ -195,7 +225,9 @@ def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_s
     copied, fresh = summary.warm_start['copied'], summary.warm_start['fresh']
     lines.append(f'Warm start: {len(copied)} of {len(copied) + len(fresh)} weights from '
                  f'{summary.warm_start["base_model"]}' + (f' (fresh: {", ".join(fresh)})' if fresh else ''))
-  if spans_shown or summary.warm_start:
+  if summary.hparams:
+    lines.append(format_hparams(summary.hparams, summary.hparams_origin))
+  if spans_shown or summary.warm_start or summary.hparams:
     lines.append('')
   if summary.metrics:
     lines.append(f'Evaluation (eval split): {format_metrics(summary.metrics.get((), {}))}')

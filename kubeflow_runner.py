@@ -23,11 +23,16 @@ runs this file. The tfx CLI passes no flags, so every flag defaults to an enviro
   --accelerator-count  TRAINER_ACCELERATOR_COUNT  accelerators per replica (default: 1)
   --machine-type       TRAINER_MACHINE_TYPE       machine type of each trainer replica
   --trainer-replicas   TRAINER_REPLICAS           trainer replicas; more than 1 trains multi-worker
+  --tune               TUNE                       search the hyperparameters (Tuner), train with the best
+  --tuner-trials       TUNER_TRIALS               with --tune: trials (default: 4)
+  --tuner-parallel     TUNER_PARALLEL             with --tune, vertex target: trials at once (default: 1)
+  --tuner-seconds      TUNER_SECONDS              with --tune: no trial starts after this (default: 480)
   --endpoint           KFP_ENDPOINT               (deploy) Kubeflow Pipelines API URL
   --experiment         KFP_EXPERIMENT             (deploy) experiment of the runs (default: the pipeline name)
   --namespace          KFP_NAMESPACE              (deploy) Kubernetes namespace of a multi-user cluster
 
-Any of --accelerator, --machine-type or --trainer-replicas > 1 makes the Trainer a Vertex AI custom job.
+Any of --accelerator, --machine-type or --trainer-replicas > 1 makes the Trainer a Vertex AI custom job. On the
+vertex target, so does that or --tuner-parallel > 1 make the Tuner one, its trials on the Trainer's machine spec.
 What TensorFlow, absl, Beam and google-api-core write is discarded (compile, deploy) or goes to
 <pipeline-root>/logs/<run id>.log (run-local); --verbose shows it.
 """
@@ -52,98 +57,18 @@ keras_choice.use_tf_keras()
 
 from pipeline import config as config_lib  # noqa: E402  (after the Keras choice)
 from pipeline.compiled import run_local  # noqa: E402
+from pipeline.compiled.flags import BEAM_RUNNERS, add_pipeline_flags, tuner_on_vertex, tuning_problems  # noqa: E402
 from pipeline.ingest.spans import CSV_PATTERN, SPAN_PATTERN  # noqa: E402
 from pipeline.local import console  # noqa: E402
 
 CONTAINER_SCHEMA_FILE = '/pipeline/schema/schema.pbtxt'
 TARGETS = ('vertex', 'kfp')
 DEFAULT_OUTPUTS = {'vertex': 'pipeline.json', 'kfp': 'pipeline.yaml'}
-BEAM_RUNNERS = ('direct', 'dataflow')
 KFP_NOTE = ('kfp target: the open-source Kubeflow Pipelines backend cannot execute TFX Resolver nodes, so this '
             'pipeline has no baseline resolver and the Evaluator blesses on absolute thresholds only '
             '(AUC >= {auc_floor}); the vertex target also requires no regression against the last blessed model.')
 VERTEX_NOTE = ('vertex target: the Evaluator blesses on AUC >= {auc_floor} and no regression against the last '
                'blessed model (latest_blessed_model_resolver).')
-
-
-def env_int(environ: Mapping[str, str], name: str, default: int) -> int:
-  """An integer environment variable, or default when unset or empty."""
-  value = environ.get(name, '')
-  try:
-    return int(value) if value else default
-  except ValueError:
-    raise SystemExit(f'error: {name}={value!r} is not an integer') from None
-
-
-TRUE_WORDS, FALSE_WORDS = ('1', 'true', 'yes', 'on'), ('', '0', 'false', 'no', 'off')
-
-
-def env_bool(environ: Mapping[str, str], name: str) -> bool:
-  """A boolean environment variable: 1/true/yes/on or 0/false/no/off (any case); unset or empty is false."""
-  value = environ.get(name, '')
-  if value.strip().lower() in TRUE_WORDS:
-    return True
-  if value.strip().lower() in FALSE_WORDS:
-    return False
-  raise SystemExit(f'error: {name}={value!r} is not a boolean: use 1, true, yes, on or 0, false, no, off')
-
-
-def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> None:
-  """The flags that shape the compiled pipeline, defaulting to environment variables."""
-  parser.add_argument('--pipeline-root', default=environ.get('PIPELINE_ROOT', ''),
-                      help='gs://bucket/path where artifacts and the pushed model go, or a local directory for '
-                           'run-local [PIPELINE_ROOT]')
-  parser.add_argument('--data-root', default=environ.get('DATA_ROOT', ''),
-                      help='directory of CSV files [DATA_ROOT] (default: PIPELINE_ROOT/data)')
-  parser.add_argument('--span-folders', action='store_true', default=env_bool(environ, 'SPAN_FOLDERS'),
-                      help='the data root holds span-N/ folders: each run ingests the latest [SPAN_FOLDERS]')
-  parser.add_argument('--warm-start', action='store_true', default=env_bool(environ, 'WARM_START'),
-                      help='start training from the last blessed model (vertex target only) [WARM_START]')
-  parser.add_argument('--image', default=environ.get('PIPELINE_IMAGE', ''),
-                      help='container image built from ./Dockerfile [PIPELINE_IMAGE] (default: '
-                           f'gcr.io/PROJECT/{config_lib.PIPELINE_NAME})')
-  parser.add_argument('--project', default=environ.get('GOOGLE_CLOUD_PROJECT', ''),
-                      help='GCP project [GOOGLE_CLOUD_PROJECT]')
-  parser.add_argument('--region', default=environ.get('GOOGLE_CLOUD_REGION', ''),
-                      help='GCP region of Dataflow and Vertex AI training jobs [GOOGLE_CLOUD_REGION]')
-  parser.add_argument('--output', default=environ.get('PIPELINE_OUTPUT', ''),
-                      help='compiled file [PIPELINE_OUTPUT] (default: pipeline.json for vertex, pipeline.yaml '
-                           'for kfp)')
-  parser.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME, help='(default: %(default)s)')
-  parser.add_argument('--train-steps', type=int, default=env_int(environ, 'TRAIN_STEPS',
-                                                                  config_lib.PipelineConfig.train_steps),
-                      help='training steps [TRAIN_STEPS] (default: %(default)s)')
-  parser.add_argument('--no-cache', action='store_true', help='disable the platform cache for every component')
-  parser.add_argument('--beam-runner', choices=BEAM_RUNNERS, default=environ.get('BEAM_RUNNER', 'direct'),
-                      help='where Beam components run: in their container, or on Dataflow [BEAM_RUNNER] '
-                           '(default: %(default)s)')
-  parser.add_argument('--beam-workers', type=int, default=env_int(environ, 'BEAM_WORKERS', 1),
-                      help='DirectRunner processes; 1 in-process, 0 one per core [BEAM_WORKERS] '
-                           '(default: %(default)s)')
-  parser.add_argument('--temp-location', default=environ.get('BEAM_TEMP_LOCATION', ''),
-                      help='Dataflow temp location [BEAM_TEMP_LOCATION] (default: PIPELINE_ROOT/tmp)')
-  parser.add_argument('--staging-location', default=environ.get('BEAM_STAGING_LOCATION', ''),
-                      help='Dataflow staging location [BEAM_STAGING_LOCATION] (default: PIPELINE_ROOT/staging)')
-  parser.add_argument('--service-account', default=environ.get('DATAFLOW_SERVICE_ACCOUNT', ''),
-                      help='service account of the Dataflow workers [DATAFLOW_SERVICE_ACCOUNT]')
-  parser.add_argument('--network', default=environ.get('DATAFLOW_NETWORK', ''),
-                      help='VPC network of the Dataflow workers [DATAFLOW_NETWORK]')
-  parser.add_argument('--subnetwork', default=environ.get('DATAFLOW_SUBNETWORK', ''),
-                      help='subnetwork of the Dataflow workers, for example '
-                           'regions/REGION/subnetworks/NAME [DATAFLOW_SUBNETWORK]')
-  parser.add_argument('--beam-arg', action='append', default=[], metavar='ARG',
-                      help='one more Beam pipeline argument, repeatable (for example --beam-arg=--max_num_workers=4)')
-  parser.add_argument('--accelerator', default=environ.get('TRAINER_ACCELERATOR', ''), metavar='TYPE',
-                      help='Vertex AI accelerator of each trainer replica, for example NVIDIA_TESLA_T4, NVIDIA_L4, '
-                           'NVIDIA_TESLA_A100, TPU_V3, TPU_V5_LITEPOD [TRAINER_ACCELERATOR]')
-  parser.add_argument('--accelerator-count', type=int, default=env_int(environ, 'TRAINER_ACCELERATOR_COUNT', 1),
-                      metavar='N', help='accelerators per replica [TRAINER_ACCELERATOR_COUNT] (default: %(default)s)')
-  parser.add_argument('--machine-type', default=environ.get('TRAINER_MACHINE_TYPE', ''), metavar='M',
-                      help='machine type of each trainer replica [TRAINER_MACHINE_TYPE]')
-  parser.add_argument('--trainer-replicas', type=int, default=env_int(environ, 'TRAINER_REPLICAS', 1), metavar='N',
-                      help='trainer replicas; more than 1 trains with MultiWorkerMirroredStrategy '
-                           '[TRAINER_REPLICAS] (default: %(default)s)')
-  parser.add_argument('--verbose', action='store_true', help='show the warnings and logs of the libraries')
 
 
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -220,6 +145,8 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
     args.hardware = trainer_hardware(args)
   except ValueError as e:
     parser.error(str(e))
+  if tuning_problems(args):
+    parser.error('; '.join(tuning_problems(args)))
   return args
 
 
@@ -302,21 +229,31 @@ def cloud_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
       compare_to_baseline=args.target == 'vertex',
       input_pattern=SPAN_PATTERN if args.span_folders else CSV_PATTERN,
       warm_start=args.warm_start,
-      trainer_hardware=args.hardware)
+      trainer_hardware=args.hardware,
+      tune=args.tune,
+      tuner_trials=args.tuner_trials,
+      tuner_seconds=args.tuner_seconds,
+      tuner_parallel=args.tuner_parallel,
+      tuner_on_vertex=tuner_on_vertex(args))
 
 
 def describe(config: config_lib.PipelineConfig, target: str) -> List[str]:
   """What the compiled pipeline does differently per target and where its Trainer runs."""
   hardware = config.trainer_hardware
   lines = [(KFP_NOTE if target == 'kfp' else VERTEX_NOTE).format(auc_floor=config.auc_floor)]
+  machine = hardware.machine_type or config_lib.DEFAULT_TRAINER_MACHINE
+  if hardware.accelerator_type:
+    machine += f' with {hardware.accelerator_count} x {hardware.accelerator_type}'
   if hardware.custom_job:
-    machine = hardware.machine_type or config_lib.DEFAULT_TRAINER_MACHINE
-    if hardware.accelerator_type:
-      machine += f' with {hardware.accelerator_count} x {hardware.accelerator_type}'
     lines.append(f'Trainer: Vertex AI custom job in {hardware.project}/{hardware.region}, {hardware.replicas} '
                  f'replica(s) of {machine}.')
   else:
     lines.append('Trainer: in the pipeline container (no accelerator).')
+  if config.tune and config.tuner_on_vertex:
+    lines.append(f'Tuner: Vertex AI custom job in {hardware.project}/{hardware.region}, {config.tuner_trials} '
+                 f'trial(s), {config.tuner_parallel} at a time, each on a replica of {machine}.')
+  elif config.tune:
+    lines.append(f'Tuner: {config.tuner_trials} trial(s) in the pipeline container, one at a time.')
   lines.append(f'Beam: {" ".join(config.beam_pipeline_args) or "DirectRunner in-process"}')
   return lines
 

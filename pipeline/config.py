@@ -55,12 +55,14 @@ class TrainerHardware:
     """Whether the accelerator is a TPU."""
     return self.accelerator_type.startswith('TPU_')
 
-  def worker_pool_specs(self) -> List[Dict[str, object]]:
-    """The CustomJob worker pools: the chief, then the other replicas when there are any."""
+  def worker_pool_specs(self, replicas: Optional[int] = None) -> List[Dict[str, object]]:
+    """The CustomJob worker pools: the chief, then the other replicas when there are any (replicas: that many
+    instead of the Trainer's, as the Tuner's parallel trials take)."""
     machine: Dict[str, object] = {'machine_type': self.machine_type or DEFAULT_TRAINER_MACHINE}
     if self.accelerator_type:
       machine.update(accelerator_type=self.accelerator_type, accelerator_count=self.accelerator_count)
-    counts = [1] + ([self.replicas - 1] if self.replicas > 1 else [])
+    replicas = self.replicas if replicas is None else replicas
+    counts = [1] + ([replicas - 1] if replicas > 1 else [])
     return [{'machine_spec': dict(machine), 'replica_count': count, 'container_spec': {'image_uri': self.image}}
             for count in counts]
 
@@ -117,6 +119,10 @@ class PipelineConfig:
   tune: bool = False  # search the hyperparameters (Tuner) and train with the best.
   tuner_trials: int = DEFAULT_TUNER_TRIALS
   tuner_seconds: int = DEFAULT_TUNER_SECONDS  # no trial starts after this many seconds of search (0: no limit).
+  # TFX's Vertex AI Tuner: tuner_parallel trials at once, each on a replica of a custom job on trainer_hardware's
+  # machine spec (compiled vertex target); else the Tuner runs its trials one at a time where it runs.
+  tuner_on_vertex: bool = False
+  tuner_parallel: int = 1
   # Without tune: train with the newest tuned hyperparameters in ML Metadata (local runs), else models/' defaults.
   resolve_hyperparameters: bool = False
 

@@ -11,7 +11,7 @@ from tfx.dsl.components.base.base_node import BaseNode
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration.pipeline import Pipeline
-from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
+from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2, tuner_pb2
 from tfx.types.channel import Channel
 from tfx.types.standard_artifacts import ExampleStatistics, Examples, HyperParameters, Model, ModelBlessing
 
@@ -39,15 +39,28 @@ TUNER_SECONDS_KEY = 'tuner_seconds'
 TRANSFORM_TF_COMPAT_V1 = True
 
 
-def vertex_training_config(hardware: config_lib.TrainerHardware) -> Dict[str, Any]:
-  """The Trainer custom_config entries that make it submit a Vertex AI CustomJob on the requested machines."""
+def vertex_job_config(hardware: config_lib.TrainerHardware, args_key: str,
+                      pools: List[Dict[str, object]]) -> Dict[str, Any]:
+  """The custom_config entries that make a TFX Vertex extension component submit a CustomJob on these pools."""
   from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
   return {
       vertex.ENABLE_VERTEX_KEY: True,
       vertex.VERTEX_REGION_KEY: hardware.region,
-      vertex.TRAINING_ARGS_KEY: {'project': hardware.project,
-                                 'job_spec': {'worker_pool_specs': hardware.worker_pool_specs()}},
+      args_key: {'project': hardware.project, 'job_spec': {'worker_pool_specs': pools}},
   }
+
+
+def vertex_training_config(hardware: config_lib.TrainerHardware) -> Dict[str, Any]:
+  """The Trainer custom_config entries that make it submit a Vertex AI CustomJob on the requested machines."""
+  from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
+  return vertex_job_config(hardware, vertex.TRAINING_ARGS_KEY, hardware.worker_pool_specs())
+
+
+def vertex_tuning_config(hardware: config_lib.TrainerHardware, parallel: int) -> Dict[str, Any]:
+  """The Vertex Tuner's custom_config entries: a CustomJob of a chief and parallel - 1 workers, each running trials,
+  on the Trainer's machine spec and image (TFX's executor reads the job under TUNING_ARGS_KEY)."""
+  from tfx.extensions.google_cloud_ai_platform.tuner import executor  # pylint: disable=g-import-not-at-top
+  return vertex_job_config(hardware, executor.TUNING_ARGS_KEY, hardware.worker_pool_specs(replicas=parallel))
 
 
 def create_trainer(hardware: config_lib.TrainerHardware, custom_config: Dict[str, Any],
@@ -138,13 +151,20 @@ def baseline_model_resolver(trainer: BaseNode, models_under: str) -> BaseNode:
 
 def create_tuner(config: config_lib.PipelineConfig, examples: Channel, transform: BaseNode, schema_gen: BaseNode,
                  model_code: str) -> BaseNode:
-  """The Tuner: config.tuner_trials trials of train_steps on the train split, within config.tuner_seconds."""
-  return Tuner(
+  """The Tuner: config.tuner_trials trials of train_steps on the train split, within config.tuner_seconds; in its
+  own container, or with tuner_on_vertex as TFX's Vertex AI Tuner running config.tuner_parallel trials at once."""
+  custom_config = {'code_sha256': model_code, TUNER_TRIALS_KEY: config.tuner_trials,
+                   TUNER_SECONDS_KEY: config.tuner_seconds}
+  kwargs = dict(
       tuner_fn=TUNER_FN, examples=examples, transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'], train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
-      eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-      custom_config={'code_sha256': model_code, TUNER_TRIALS_KEY: config.tuner_trials,
-                     TUNER_SECONDS_KEY: config.tuner_seconds})
+      eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps))
+  if not config.tuner_on_vertex:
+    return Tuner(custom_config=custom_config, **kwargs)
+  from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
+  return vertex.Tuner(
+      custom_config={**custom_config, **vertex_tuning_config(config.trainer_hardware, config.tuner_parallel)},
+      tune_args=tuner_pb2.TuneArgs(num_parallel_trials=config.tuner_parallel), **kwargs)
 
 
 def latest_hyperparameters_resolver(config: config_lib.PipelineConfig) -> BaseNode:

@@ -79,6 +79,13 @@ def assert_outputs_exist(spec: dict) -> None:
       assert output in spec['components'][component]['outputDefinitions']['artifacts'], (producer, output)
 
 
+def assert_untuned(spec: dict) -> None:
+  """Without --tune: no Tuner, no resolver of earlier tunings, and the Trainer trains with the declared defaults."""
+  tasks = spec['root']['dag']['tasks']
+  assert 'Tuner' not in tasks and not [t for t in tasks if 'hyperparameters' in t]
+  assert 'hyperparameters' not in wiring(spec)['Trainer']
+
+
 @pytest.fixture(scope='module')
 def vertex_job(tmp_path_factory):
   return json.loads(compile_to(tmp_path_factory.mktemp('vertex') / 'pipeline.json').read_text())
@@ -101,6 +108,7 @@ def test_vertex_target_is_a_pipeline_job_with_every_component_and_the_baseline(v
   assert_outputs_exist(spec)
   assert 'DataGate' in spec['root']['dag']['tasks']['Trainer']['dependentTasks']
   assert 'change_threshold' in auc_threshold(spec)
+  assert_untuned(spec)
   assert vertex_job['runtimeConfig']['gcsOutputDirectory'] == 'gs://bucket/root'
   executors = spec['deploymentSpec']['executors']
   assert all(e['container']['image'] == 'img:1' for e in executors.values() if 'container' in e)
@@ -124,6 +132,7 @@ def test_kfp_target_is_a_bare_pipeline_spec_without_the_resolver(kfp_package):
   assert_outputs_exist(spec)
   assert 'DataGate' in spec['root']['dag']['tasks']['Trainer']['dependentTasks']
   assert 'change_threshold' not in auc_threshold(spec)
+  assert_untuned(spec)
   assert auc_threshold(spec)['value_threshold'] == {'lower_bound': 0.9}
   assert text.startswith('# PIPELINE DEFINITION')
 

@@ -24,6 +24,7 @@ ARTIFACT_INDEX = 'run_local_artifacts.jsonl'  # under the pipeline root: every a
 EXECUTOR_OUTPUT = 'executor_output.json'
 VERTEX_REQUEST = 'vertex_custom_job.json'  # beside a task's log: the custom job it would have created.
 VERTEX_TRAINER = 'tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor'
+VERTEX_TUNER = 'tfx.extensions.google_cloud_ai_platform.tuner.executor.Executor'
 WHOLE_INPUT = '{{$}}'
 QUERY_TERM = re.compile(r'^(\w[\w.]*)\s*=\s*(.+)$')
 INPUT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['(\w+)'\]\.metadata\['(\w+)'\]\}\}")
@@ -134,11 +135,10 @@ def run_process(command: List[str], env: Mapping[str, str], cwd: str, log: str) 
 
 
 def at_vertex_boundary(command: List[str], args: List[str], request_file: str) -> List[str]:
-  """The command of a Trainer compiled as a Vertex AI custom job, run behind pipeline/compiled/vertex_boundary.py.
-
-  Any other command is returned as it is.
+  """The command of a Trainer or Tuner compiled as a Vertex AI custom job, run behind
+  pipeline/compiled/vertex_boundary.py. Any other command is returned as it is.
   """
-  if VERTEX_TRAINER not in args:
+  if VERTEX_TRAINER not in args and VERTEX_TUNER not in args:
     return command + args
   python, module_flag, module = command
   return [python, '-m', 'pipeline.compiled.vertex_boundary', request_file, '--', module_flag, module, *args]

@@ -72,7 +72,8 @@ def vertex_request_lines(results: List[launcher.TaskResult]) -> List[str]:
     with open(path, encoding='utf-8') as f:
       request = json.load(f)
     job = request['custom_job']
-    lines.append(f'{result.name}: trained here; the Vertex AI custom job it would create in {request["parent"]} '
+    done = 'tuned here, its trials one at a time' if result.name == 'Tuner' else 'trained here'
+    lines.append(f'{result.name}: {done}; the Vertex AI custom job it would create in {request["parent"]} '
                  f'(checked against aiplatform_v1.CustomJob, not sent; whole request: {path}):')
     for i, pool in enumerate(job['job_spec']['worker_pool_specs']):
       container = pool['container_spec']

@@ -1,4 +1,4 @@
-"""The Vertex AI boundary of a Trainer compiled as a custom job, for run-local: nothing leaves the machine.
+"""The Vertex AI boundary of a Trainer or Tuner compiled as a custom job, for run-local: nothing leaves the machine.
 
     python -m pipeline.compiled.vertex_boundary REQUEST_FILE -- COMMAND ARGS...
 

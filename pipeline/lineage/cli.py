@@ -1,11 +1,12 @@
 """Questions about models, artifacts and runs, answered from ML Metadata (a SQLite file or MySQL/MariaDB).
 
   python -m pipeline.lineage [--metadata-uri URI] [--json] COMMAND
-    model [--latest-pushed | ARTIFACT_ID]  what produced a model, back to the input files (default: latest pushed)
+    model [--latest-pushed | ARTIFACT_ID]  what produced a model, back to the input files, and its hyperparameters
+                                            (default: the latest pushed model)
     consumers ARTIFACT_ID                   everything derived from an artifact, e.g. the models trained on examples
     runs [--limit N]                        recent runs: status, duration, cached components, overall AUC and its
                                             change from run to run, other metrics, blessing
-    diff RUN_A RUN_B                        inputs, parameters, schema and metrics that changed between two runs
+    diff RUN_A RUN_B                        inputs, (hyper)parameters, schema and metrics that changed between two runs
     dag [RUN] --output FILE                 a picture of a run's DAG: .png/.svg/.pdf (matplotlib) or .dot (Graphviz)
 
 URI: a SQLite file (default outputs/metadata.db) or mysql://USER[:PASSWORD]@HOST:PORT/DATABASE; without a password

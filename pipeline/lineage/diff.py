@@ -18,6 +18,7 @@ Artifact = metadata.Artifact
 MetricsBySlice = Dict[Tuple[Tuple[str, str], ...], Dict[str, float]]
 
 DATA_PARAMETERS = ('input_base', 'input_fingerprint')
+HYPERPARAMETERS = 'Trainer.hyperparameters'  # how the hyperparameters a run's Trainer trained with are named
 DIFF_METRICS = metric_names.HEADLINE + tuple(n for n in metric_names.ALL if n not in metric_names.HEADLINE)
 
 
@@ -121,6 +122,22 @@ def parameter_changes(a: run_summary.RunSummary, b: run_summary.RunSummary) -> L
   return found
 
 
+def hyperparameter_items(summary: run_summary.RunSummary) -> Dict[str, str]:
+  """The hyperparameters a run's Trainer trained with (its record beside the model) as text, by their name in a
+  diff (Trainer.hyperparameters.learning_rate), and their source (tuned or the declared defaults)."""
+  record = summary.hparams
+  if not record:
+    return {}
+  items = {f'{HYPERPARAMETERS}.{name}': value if isinstance(value, str) else json.dumps(value)
+           for name, value in record['hparams'].items()}
+  return {**items, f'{HYPERPARAMETERS} (source)': str(record.get('source', ''))}
+
+
+def hyperparameter_changes(a: run_summary.RunSummary, b: run_summary.RunSummary) -> List[Change]:
+  """Hyperparameters, or their source, that differ between the two runs' Trainers."""
+  return changes(hyperparameter_items(a), hyperparameter_items(b))
+
+
 def user_parameters(parameters: Dict[str, str]) -> Dict[str, str]:
   """Parameters without the data ones and without what TFX records itself (__execution_result__ of a failure)."""
   return {k: v for k, v in parameters.items() if k not in DATA_PARAMETERS and not k.startswith('__')}
@@ -197,7 +214,8 @@ def diff_summaries(a: run_summary.RunSummary, b: run_summary.RunSummary, schema:
   """Everything that changed from run summary a to b, with the schema changes found by the caller."""
   blessing = (Change('blessing', blessing_text(a), blessing_text(b))
               if blessing_text(a) != blessing_text(b) else None)
-  return RunDiff(a.run_id, b.run_id, input_changes(a, b), parameter_changes(a, b), output_changes(a, b),
+  parameters = parameter_changes(a, b) + hyperparameter_changes(a, b)
+  return RunDiff(a.run_id, b.run_id, input_changes(a, b), parameters, output_changes(a, b),
                  list(schema), metric_changes(a.metrics, b.metrics), blessing)
 
 

@@ -17,8 +17,8 @@ from pipeline.reporting import run_summary
 Artifact = metadata.Artifact
 Execution = metadata.Execution
 
-CHAIN_ORDER = ('Examples', 'ExampleStatistics', 'Schema', 'ExampleAnomalies', 'TransformGraph', 'Model',
-               'ModelEvaluation', 'ModelBlessing', 'PushedModel')
+CHAIN_ORDER = ('Examples', 'ExampleStatistics', 'Schema', 'ExampleAnomalies', 'TransformGraph', 'HyperParameters',
+               'Model', 'ModelEvaluation', 'ModelBlessing', 'PushedModel')
 DATA_CHECK_TYPES = frozenset({'ExampleStatistics', 'ExampleAnomalies'})
 MODEL_RESULT_TYPES = frozenset({'ModelEvaluation', 'ModelBlessing', 'PushedModel'})
 SHOWN_PROPERTIES = ('split_names', 'span', 'blessed', 'pushed', 'pushed_destination')
@@ -57,11 +57,23 @@ class InputData:
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelHyperparameters:
+  """The hyperparameters a model trained with (the Trainer's record beside it) and where they came from."""
+  values: Dict[str, object]  # empty: no record beside the model (trained before it, or not readable from here)
+  source: str  # 'tuned', 'defaults' (declared in models/) or '' without a record
+  tuned_values: Dict[str, object]  # the Tuner's values behind a tuned source
+  overrides: Dict[str, object]  # keys of the Trainer's custom_config that overrode either
+  tuned_by: Optional[ArtifactRef]  # the HyperParameters artifact the Trainer took, with the Tuner that made it
+  origin: str  # that tuning as the run summary names it ('' without one)
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelLineage:
   """A model, the chain of artifacts it came from and what came of it."""
   model: ArtifactRef
   inputs: List[InputData]
   chain: List[ArtifactRef]
+  hyperparameters: Optional[ModelHyperparameters] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +164,22 @@ def model_of(store: metadata.Store, artifact: Artifact) -> Artifact:
   return models[0]
 
 
+def trainer_input(store: metadata.Store, model: Artifact, key: str) -> Optional[Artifact]:
+  """The artifact the execution that made a model took as input `key`, or None."""
+  execution, _ = metadata.producer(store, model.id)
+  used = metadata.linked_artifacts(store, execution.id, metadata.USED) if execution else []
+  return next((a for k, a in used if k == key), None)
+
+
+def model_hyperparameters(store: metadata.Store, model: Artifact) -> ModelHyperparameters:
+  """What the Trainer recorded beside a model about its hyperparameters, with the tuning behind them."""
+  record = run_summary.read_hparams(model.uri)
+  tuned = trainer_input(store, model, 'hyperparameters')
+  return ModelHyperparameters(record.get('hparams', {}), record.get('source', ''), record.get('tuned_values', {}),
+                              record.get('overrides', {}), artifact_ref(store, tuned) if tuned else None,
+                              run_summary.tuning_origin(store, tuned.id) if tuned else '')
+
+
 def latest_pushed_model(store: metadata.Store) -> Artifact:
   """The newest PushedModel that was really pushed (Pusher records one with pushed=0 when it skips)."""
   pushed = metadata.pushed_models(store)
@@ -174,7 +202,8 @@ def model_lineage(store: metadata.Store, artifact_id: Optional[int] = None) -> M
   results = metadata.downstream(store, model.id, set(MODEL_RESULT_TYPES), first_keys={'model'})[1]
   chain.update((a.id, a) for a in results)
   ordered = sorted(chain.values(), key=chain_rank)
-  return ModelLineage(artifact_ref(store, model), inputs, [artifact_ref(store, a) for a in ordered])
+  return ModelLineage(artifact_ref(store, model), inputs, [artifact_ref(store, a) for a in ordered],
+                      model_hyperparameters(store, model))
 
 
 def consumers(store: metadata.Store, artifact_id: int) -> Consumers:

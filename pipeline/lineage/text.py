@@ -7,7 +7,9 @@ from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from pipeline.evaluation import metric_names
 from pipeline.lineage.diff import RunDiff
-from pipeline.lineage.queries import ArtifactRef, Consumers, ExecutionRef, ModelLineage, RunInfo, auc_trend
+from pipeline.lineage.queries import (ArtifactRef, Consumers, ExecutionRef, ModelHyperparameters, ModelLineage,
+                                     RunInfo, auc_trend)
+from pipeline.reporting import run_summary
 
 ARTIFACT_COLUMNS = ('artifact', 'id', 'created', 'made by', 'uri', 'properties')  # of artifact_rows
 
@@ -29,10 +31,20 @@ def artifact_rows(artifacts: List[ArtifactRef]) -> List[List[str]]:
            ' '.join(f'{k}={v}' for k, v in a.properties.items() if k != 'split_names')] for a in artifacts]
 
 
+def format_model_hyperparameters(found: Optional[ModelHyperparameters]) -> str:
+  """One line: the model's hyperparameters and their source, as the run summary prints them."""
+  if found is None or not found.values:
+    return 'Hyperparameters: no record beside the model' + (
+        f' (the Trainer took {found.origin})' if found and found.origin else '')
+  record = {'hparams': found.values, 'source': found.source, 'overrides': found.overrides}
+  return run_summary.format_hparams(record, found.origin)
+
+
 def format_model_lineage(lineage: ModelLineage) -> str:
   """The model command's text."""
   lines = [f'Model {lineage.model.id}  {lineage.model.uri}',
-           f'made by {made_by_text(lineage.model.made_by)} at {lineage.model.created}', '']
+           f'made by {made_by_text(lineage.model.made_by)} at {lineage.model.created}',
+           format_model_hyperparameters(lineage.hyperparameters), '']
   for data in lineage.inputs:
     lines.append(f'Input files (Examples {data.examples_id}): {data.input_base}/{data.pattern}  [{data.fingerprint}]')
     lines += [f'  {path}' for path in data.files] or ['  (not readable from here)']

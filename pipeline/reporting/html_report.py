@@ -106,6 +106,23 @@ def anomalies_section(summary: run_summary.RunSummary, failure: Optional[BaseExc
           (f'<h3>Offending rows</h3><ul>{offending}</ul>' if offending else ''))
 
 
+def hyperparameters_section(summary: run_summary.RunSummary) -> str:
+  """The hyperparameters the Trainer used and where they came from (the run summary's record and origin);
+  nothing for a run without a model."""
+  trainer = summary.component('Trainer')
+  if trainer is None or not trainer.outputs.get('model'):
+    return ''
+  record = summary.hparams
+  if not record:
+    return '<h2>Hyperparameters</h2><p class="muted">No record of them beside the model.</p>'
+  tuned = '  '.join(f'{k}={v}' for k, v in (record.get('tuned_values') or {}).items())
+  return ''.join([
+      '<h2>Hyperparameters</h2>',
+      f'<p>Source: {esc(run_summary.hparams_source(record, summary.hparams_origin))}</p>',
+      f'<p class="muted">The Tuner\'s values: <code>{esc(tuned)}</code></p>' if tuned else '',
+      table(('hyperparameter', 'value'), record['hparams'].items())])
+
+
 def metrics_rows(frame) -> List[List[object]]:
   """Table rows of a metrics DataFrame, slice value first."""
   return [[index, *values] for index, values in zip(frame.index, frame.itertuples(index=False))]
@@ -220,8 +237,8 @@ def render(summary: run_summary.RunSummary, failure: Optional[BaseException], wa
   problem = f'<p class="bad">{esc(status)}: {esc(type(failure).__name__)}</p><pre>{esc(failure)}</pre>' \
       if failure is not None else ''
   body = [f'<h1>{esc(config_lib.PIPELINE_NAME)}: {esc(title)}</h1>', table(None, facts), problem,
-          components_section(summary), anomalies_section(summary, failure), metrics_section(summary, plots),
-          blessing_section(summary), runs_section(runs, summary.run_id),
+          components_section(summary), anomalies_section(summary, failure), hyperparameters_section(summary),
+          metrics_section(summary, plots), blessing_section(summary), runs_section(runs, summary.run_id),
           lineage_section(model, bool(summary.pushed_path), dag_png)]
   return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
           f'<style>{STYLE}</style></head><body>{"".join(body)}</body></html>\n')

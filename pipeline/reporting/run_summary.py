@@ -99,13 +99,16 @@ def read_hparams(model_uri: str) -> Dict[str, object]:
 def hparams_origin(store: metadata.Store, trainer: metadata.ComponentRun) -> str:
   """Which tuning the Trainer's hyperparameters input came from ('' without one)."""
   tuned = trainer.inputs.get('hyperparameters', [])
-  if not tuned:
-    return ''
-  execution, _ = metadata.producer(store, tuned[0].id)
+  return tuning_origin(store, tuned[0].id) if tuned else ''
+
+
+def tuning_origin(store: metadata.Store, artifact_id: int) -> str:
+  """The Tuner execution and run that made a HyperParameters artifact, in words."""
+  execution, _ = metadata.producer(store, artifact_id)
   if execution is None:
-    return f'HyperParameters artifact {tuned[0].id}'
+    return f'HyperParameters artifact {artifact_id}'
   node, runs = metadata.placement(store, execution.id)
-  return f'{node} execution {execution.id} of run {runs[0] if runs else "?"} (artifact {tuned[0].id})'
+  return f'{node} execution {execution.id} of run {runs[0] if runs else "?"} (artifact {artifact_id})'
 
 
 def summarize_latest_run(store: metadata.Store, config: PipelineConfig) -> RunSummary:
@@ -197,12 +200,17 @@ def format_header(run_id: str) -> str:
   return f'Run {run_id or "(none recorded)"}\n\n{TABLE_HEADING}'
 
 
+def hparams_source(record: Dict[str, object], origin: str) -> str:
+  """Where the Trainer's record says its hyperparameters came from: the tuning (origin) or the declared defaults,
+  and the keys its custom_config overrode."""
+  source = f'tuned by {origin or "a Tuner"}' if record.get('source') == 'tuned' else 'the defaults declared in models/'
+  return source + (f'; overridden: {", ".join(record["overrides"])}' if record.get('overrides') else '')
+
+
 def format_hparams(record: Dict[str, object], origin: str) -> str:
   """One line: the hyperparameters the model trained with and where they came from."""
   values = '  '.join(f'{k}={v}' for k, v in record['hparams'].items())
-  source = f'tuned by {origin}' if record['source'] == 'tuned' else 'the defaults declared in models/'
-  overridden = f'; overridden: {", ".join(record["overrides"])}' if record.get('overrides') else ''
-  return f'Hyperparameters ({source}{overridden}): {values}'
+  return f'Hyperparameters ({hparams_source(record, origin)}): {values}'
 
 
 def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_seconds: float, log_path: str = '',

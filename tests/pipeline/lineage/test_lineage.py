@@ -10,6 +10,8 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from conftest import E2E_TRAIN_STEPS, EXPECTED_NODES, REPO_ROOT, pushed_model_dir
+from models.contract import HPARAMS_FILE
+from models.model import HParams
 from pipeline import config as config_lib
 from pipeline import metadata
 from pipeline.lineage import cli, picture, queries, text
@@ -55,6 +57,13 @@ def test_model_chain_goes_from_the_input_files_to_the_pushed_model(store, first_
   assert all(os.path.exists(a.uri) for a in chain.chain)
   ranks = [queries.CHAIN_ORDER.index(a.type) for a in chain.chain]
   assert ranks == sorted(ranks)
+  trained_with = chain.hyperparameters  # nothing tuned in this store: the declared defaults
+  assert (trained_with.source, trained_with.tuned_by, trained_with.overrides) == ('defaults', None, {})
+  assert trained_with.values == first_run.hparams['hparams'] and trained_with.values['learning_rate'] == \
+      HParams().learning_rate
+  assert text.format_model_lineage(chain).splitlines()[2] == run_summary.format_hparams(first_run.hparams, '')
+  assert text.format_model_lineage(chain).splitlines()[2].startswith(
+      'Hyperparameters (the defaults declared in models/): hidden_units=')
 
 
 def test_a_pushed_model_id_names_the_same_chain_as_its_model(store, first_run):
@@ -131,18 +140,20 @@ def test_diff_names_changed_data_parameters_outputs_metrics_and_blessing(first_r
       trainer, parameters={**trainer.parameters, 'train_args': '{"num_steps": 7}'},
       outputs={**trainer.outputs, 'model': [metadata_store_pb2.Artifact(id=999, type='Model')]})
   changed_gen = dataclasses.replace(example_gen, parameters={**example_gen.parameters, 'input_base': '/other'})
+  hparams = {**first_run.hparams, 'hparams': {**first_run.hparams['hparams'], 'dropout': 0.5}}
   auc = first_run.metrics[()]['auc']
   slice_key = next(k for k in first_run.metrics if k)
   metrics = {**first_run.metrics, (): {**first_run.metrics[()], 'auc': auc - 0.25},
              slice_key: {**first_run.metrics[slice_key], 'example_count': 1.0}}
   other = dataclasses.replace(
-      first_run, run_id='b', metrics=metrics, blessed=False,
+      first_run, run_id='b', metrics=metrics, blessed=False, hparams=hparams,
       components=[changed_trainer if c is trainer else changed_gen if c is example_gen else c
                   for c in first_run.components])
   diff = run_diff.diff_summaries(first_run, other)
   assert [(c.what, c.b) for c in diff.inputs] == [('CsvExampleGen.input_base', '/other')]
   assert [(c.what, c.a, c.b) for c in diff.parameters] == [
-      ('Trainer.train_args.num_steps', str(E2E_TRAIN_STEPS), '7')]
+      ('Trainer.train_args.num_steps', str(E2E_TRAIN_STEPS), '7'),
+      ('Trainer.hyperparameters.dropout', str(HParams().dropout), '0.5')]
   assert [(c.what, c.b) for c in diff.outputs] == [('Trainer.model', 'Model 999')]
   assert [(m.slice, m.metric) for m in diff.metrics] == [
       ('overall', 'auc'), (run_summary.slice_name(slice_key), 'example_count')]
@@ -186,6 +197,8 @@ def test_cli_answers_every_command_in_json(uri, first_run, tmp_path, capsys):
 
   model = ask('model', '--latest-pushed')
   assert model['model']['id'] == first_run.component('Trainer').outputs['model'][0].id
+  assert model['hyperparameters']['source'] == 'defaults' and model['hyperparameters']['tuned_by'] is None
+  assert model['hyperparameters']['values'] == first_run.hparams['hparams']
   assert {a['type'] for a in model['chain']} >= set(CHAIN_MAKERS)
   examples_id = model['inputs'][0]['examples_id']
   assert [m['id'] for m in ask('consumers', str(examples_id))['models']] == [model['model']['id']]
@@ -215,6 +228,7 @@ def test_python_dash_m_prints_the_model_chain(uri, first_run):
   model = first_run.component('Trainer').outputs['model'][0]
   assert process.stdout.startswith(f'Model {model.id}  {model.uri}')
   assert 'PushedModel' in process.stdout and 'Input files' in process.stdout
+  assert 'Hyperparameters (the defaults declared in models/): hidden_units=' in process.stdout
 
 
 def test_schemas_on_another_machine_are_compared_by_artifact():
@@ -242,3 +256,86 @@ def test_an_evaluation_of_a_model_against_itself_names_that_model():
                                path=metadata_store_pb2.Event.Path(steps=[step(key='evaluation'), step(index=0)]))])
   [evaluation_artifact] = store.get_artifacts_by_id([evaluation])
   assert queries.model_of(store, evaluation_artifact).id == model
+
+
+TUNED_RECORD = {'hparams': {'hidden_units': [64, 32], 'max_embedding_dim': 8, 'dropout': 0.1, 'l2': 0.0,
+                            'learning_rate': 0.003, 'batch_size': 256, 'seed': 42},
+                'source': 'tuned', 'tuned_values': {'learning_rate': 0.003, 'width': 64, 'depth': 2},
+                'overrides': {'batch_size': 256}}
+
+
+def tuned_model_store(model_dir):
+  """A fake store: a Tuner execution of run r1 made HyperParameters, which a Trainer took to make a Model whose
+  directory holds the record; returns (store, model id, hyperparameters id, Tuner execution id)."""
+  model_dir.mkdir(parents=True, exist_ok=True)
+  (model_dir / HPARAMS_FILE).write_text(json.dumps(TUNED_RECORD))
+  store = metadata_store.MetadataStore(metadata_store_pb2.ConnectionConfig(fake_database={}))
+  types = {name: store.put_artifact_type(metadata_store_pb2.ArtifactType(name=name))
+           for name in ('HyperParameters', 'Model')}
+  tuned, model = store.put_artifacts([
+      metadata_store_pb2.Artifact(type_id=types['HyperParameters'], uri='/tuned'),
+      metadata_store_pb2.Artifact(type_id=types['Model'], uri=str(model_dir))])
+  tuner, trainer = store.put_executions([
+      metadata_store_pb2.Execution(type_id=store.put_execution_type(metadata_store_pb2.ExecutionType(name=name)),
+                                   last_known_state=metadata_store_pb2.Execution.COMPLETE)
+      for name in ('tfx.Tuner', 'tfx.Trainer')])
+  node_type = store.put_context_type(metadata_store_pb2.ContextType(name='node'))
+  run_type = store.put_context_type(metadata_store_pb2.ContextType(name='pipeline_run'))
+  tuner_node, trainer_node, run = store.put_contexts([
+      metadata_store_pb2.Context(type_id=node_type, name='p.Tuner'),
+      metadata_store_pb2.Context(type_id=node_type, name='p.Trainer'),
+      metadata_store_pb2.Context(type_id=run_type, name='r1')])
+  store.put_attributions_and_associations([], [
+      metadata_store_pb2.Association(context_id=c, execution_id=e)
+      for c, e in ((tuner_node, tuner), (trainer_node, trainer), (run, tuner), (run, trainer))])
+  step = metadata_store_pb2.Event.Path.Step
+  event = lambda artifact, execution, kind, key: metadata_store_pb2.Event(  # noqa: E731
+      artifact_id=artifact, execution_id=execution, type=kind,
+      path=metadata_store_pb2.Event.Path(steps=[step(key=key), step(index=0)]))
+  store.put_events([event(tuned, tuner, metadata_store_pb2.Event.OUTPUT, 'best_hyperparameters'),
+                    event(tuned, trainer, metadata_store_pb2.Event.INPUT, 'hyperparameters'),
+                    event(model, trainer, metadata_store_pb2.Event.OUTPUT, 'model')])
+  return store, model, tuned, tuner
+
+
+def test_the_model_view_shows_its_hyperparameters_and_the_tuning_behind_them(tmp_path):
+  store, model, tuned, tuner = tuned_model_store(tmp_path / 'model')
+  lineage = queries.model_lineage(store, model)
+  found = lineage.hyperparameters
+  assert (found.values, found.source, found.tuned_values, found.overrides) == (
+      TUNED_RECORD['hparams'], 'tuned', TUNED_RECORD['tuned_values'], TUNED_RECORD['overrides'])
+  assert (found.tuned_by.id, found.tuned_by.type, found.tuned_by.made_by.node_id, found.tuned_by.made_by.id,
+          found.tuned_by.made_by.run_id) == (tuned, 'HyperParameters', 'Tuner', tuner, 'r1')
+  assert [a.type for a in lineage.chain] == ['HyperParameters', 'Model']
+  shown = text.format_model_lineage(lineage).splitlines()
+  assert shown[2] == (f'Hyperparameters (tuned by Tuner execution {tuner} of run r1 (artifact {tuned}); '
+                      'overridden: batch_size): hidden_units=[64, 32]  max_embedding_dim=8  dropout=0.1  l2=0.0  '
+                      'learning_rate=0.003  batch_size=256  seed=42')
+  as_json = json.loads(json.dumps(text.jsonable(lineage)))['hyperparameters']
+  assert as_json['values'] == TUNED_RECORD['hparams'] and as_json['tuned_by']['made_by']['id'] == tuner
+
+
+def test_a_model_without_a_record_says_so_and_names_the_tuning_it_took(tmp_path):
+  store, model, tuned, tuner = tuned_model_store(tmp_path / 'model')
+  (tmp_path / 'model' / HPARAMS_FILE).unlink()
+  found = queries.model_hyperparameters(store, metadata.get_artifact(store, model))
+  assert (found.values, found.source, found.tuned_by.id) == ({}, '', tuned) and found.origin.startswith('Tuner')
+  assert text.format_model_hyperparameters(found) == (
+      f'Hyperparameters: no record beside the model (the Trainer took Tuner execution {tuner} of run r1 '
+      f'(artifact {tuned}))')
+
+
+def test_diff_lists_changed_hyperparameters_like_parameters():
+  defaults = {'hparams': {**TUNED_RECORD['hparams'], 'hidden_units': [128, 64, 32], 'learning_rate': 0.001},
+              'source': 'defaults', 'tuned_values': {}, 'overrides': {}}
+  a = run_summary.RunSummary(run_id='a', hparams=defaults)
+  b = run_summary.RunSummary(run_id='b', hparams=TUNED_RECORD)
+  diff = run_diff.diff_summaries(a, b)
+  assert [(c.what, c.a, c.b) for c in diff.parameters] == [
+      ('Trainer.hyperparameters (source)', 'defaults', 'tuned'),
+      ('Trainer.hyperparameters.hidden_units', '[128, 64, 32]', '[64, 32]'),
+      ('Trainer.hyperparameters.learning_rate', '0.001', '0.003')]
+  assert '  Trainer.hyperparameters.learning_rate: 0.001 -> 0.003' in text.format_diff(diff).splitlines()
+  assert run_diff.diff_summaries(b, b).parameters == []
+  unrecorded = run_diff.diff_summaries(run_summary.RunSummary(run_id='old'), b).parameters
+  assert ('Trainer.hyperparameters.seed', None, '42') in [(c.what, c.a, c.b) for c in unrecorded]

@@ -82,6 +82,9 @@ def test_the_run_report_is_self_contained_and_renders_the_metrics_in_chromium(e2
   assert f'<td>{first_run.run_id} (this run)</td>' in dom
   assert 'BLESSED: every threshold' in dom and str(pushed_model_dir(output_root)) in dom
   assert 'Data anomalies</h2><p class="ok">None.' in dom
+  assert '<h2>Hyperparameters</h2><p>Source: the defaults declared in models/</p>' in dom  # nothing tuned
+  for name, value in first_run.hparams['hparams'].items():
+    assert f'<tr><td>{name}</td><td>{html_report.esc(value)}</td></tr>' in dom, name
   model = first_run.component('Trainer').outputs['model'][0]
   assert f'The pushed model: Model {model.id}' in dom and model.uri in dom
   shot = tmp_path / 'shot.png'
@@ -161,3 +164,26 @@ def test_the_curves_come_from_the_plots_and_their_absence_is_said():
   assert page.count('<img') == 1 + 4  # the overall metrics, then the curves
   assert ('<tr><td>0.5</td><td class="num">3</td><td class="num">2</td><td class="num">4</td><td class="num">1</td>'
           '<td class="num">0.6000</td><td class="num">0.7500</td><td class="num">0.3333</td></tr>') in page
+
+
+def trained_summary(record: dict, origin: str = '') -> run_summary.RunSummary:
+  """A run whose Trainer made a model, with the run summary's record of its hyperparameters."""
+  model = metadata.Artifact(id=7, type='Model', uri='/m/7')
+  return run_summary.RunSummary(run_id='r5', hparams=record, hparams_origin=origin, components=[
+      metadata.ComponentRun('Trainer', 'COMPLETE', 2.0, {'model': [model]})])
+
+
+def test_the_report_shows_the_hyperparameters_and_where_they_came_from():
+  tuned = {'hparams': {'hidden_units': [64, 32], 'learning_rate': 0.003, 'batch_size': 256}, 'source': 'tuned',
+           'tuned_values': {'learning_rate': 0.003, 'width': 64, 'depth': 2}, 'overrides': {'batch_size': 256}}
+  page = html_report.render(trained_summary(tuned, 'Tuner execution 12 of run r4 (artifact 14)'), None, 1.0, '/x')
+  assert ('<h2>Hyperparameters</h2><p>Source: tuned by Tuner execution 12 of run r4 (artifact 14); overridden: '
+          'batch_size</p>') in page
+  assert "The Tuner's values: <code>learning_rate=0.003  width=64  depth=2</code>" in page
+  assert ('<tr><td>hidden_units</td><td>[64, 32]</td></tr><tr><td>learning_rate</td><td>0.003</td></tr>'
+          '<tr><td>batch_size</td><td>256</td></tr>') in page
+  defaults = {**tuned, 'source': 'defaults', 'tuned_values': {}, 'overrides': {}}
+  page = html_report.render(trained_summary(defaults), None, 1.0, '/x')
+  assert '<p>Source: the defaults declared in models/</p>' in page and 'The Tuner' not in page
+  assert 'No record of them beside the model' in html_report.render(trained_summary({}), None, 1.0, '/x')
+  assert '<h2>Hyperparameters' not in html_report.render(run_summary.RunSummary(run_id='r6'), None, 1.0, '/x')

@@ -65,8 +65,9 @@ def test_a_rerun_with_nothing_changed_comes_from_the_cache(e2e_run, small_data_r
   states = {c.node_id: c.state for c in latest_run(output_root).components}
   assert {node: row[0] for node, row in end_rows(rerun.stdout).items()} == {n: s.lower() for n, s in states.items()}
   # Resolvers always run. The drift gate compares with the served model's data for the first time. The baseline
-  # leaves out the model of this run, which the first run pushed, so the Evaluator's inputs are unchanged.
-  ran = {'baseline_model_resolver', 'served_data_statistics_resolver', 'DriftGate'}
+  # leaves out the model of this run, which the first run pushed, so the Evaluator's inputs are unchanged; no
+  # tuning was ever recorded, so the Trainer's hyperparameters input is as empty as before.
+  ran = {'baseline_model_resolver', 'served_data_statistics_resolver', 'latest_hyperparameters_resolver', 'DriftGate'}
   assert {n for n, state in states.items() if state != 'CACHED'} == ran, states
   assert os.listdir(output_root / 'serving_model') == served_before
 

@@ -8,4 +8,6 @@ SERVING_INPUT = 'examples'  # the input name of both signatures
 PREDICTION_KEY = 'probability'  # the big-tipper probability, in [0, 1]
 WEIGHTS_FILE = 'weights.npz'  # beside Format-Serving in the Model artifact: weights and vocabularies.
 WARM_START_FILE = 'warm_start.json'  # beside it: which weights a warm-started model took from which model.
+TUNER_TRIALS_KEY = 'tuner_trials'  # the Tuner's custom_config: how many trials.
+TUNER_SECONDS_KEY = 'tuner_seconds'  # and its time budget (0: none).
 HPARAMS_FILE = 'hparams.json'  # beside it: the HParams the model was trained with and where they came from.

@@ -28,14 +28,13 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
 from models import hyperparameters
+from models.contract import TUNER_SECONDS_KEY, TUNER_TRIALS_KEY
 from models.model import HParams, build_model
 from models.trainer import cardinalities, model_inputs
 
 KERAS_TUNER_PIN = '1.4.8'  # as in requirements.lock; CONTRACT is checked against it.
 OBJECTIVE = 'val_auc'
 VALIDATION_BUCKETS = 5  # a fifth of the train split validates.
-TRIALS_KEY = 'tuner_trials'
-SECONDS_KEY = 'tuner_seconds'  # 0: no time budget.
 SHUFFLE_BUFFER = 10_000
 
 
@@ -169,7 +168,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   if problems:
     raise RuntimeError('; '.join(problems))
   config = fn_args.custom_config
-  tuner = create_tuner(fn_args.working_dir, int(config[TRIALS_KEY]), float(config[SECONDS_KEY]))
+  tuner = create_tuner(fn_args.working_dir, int(config[TUNER_TRIALS_KEY]), float(config[TUNER_SECONDS_KEY]))
   return TunerFnResult(tuner=tuner, fit_kwargs={
       'train_files': list(fn_args.train_files), 'transform_graph_path': fn_args.transform_graph_path,
       'train_steps': fn_args.train_steps})

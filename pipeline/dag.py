@@ -15,6 +15,7 @@ from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
 from tfx.types.channel import Channel
 from tfx.types.standard_artifacts import ExampleStatistics, Examples, HyperParameters, Model, ModelBlessing
 
+from models.contract import TUNER_SECONDS_KEY, TUNER_TRIALS_KEY
 from pipeline import compat
 from pipeline import config as config_lib
 from pipeline.evaluation.baseline import BaselineModel
@@ -32,8 +33,6 @@ from preprocessing import features
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
 TUNER_FN = 'models.tuner.tuner_fn'
-TUNER_TRIALS_KEY = 'tuner_trials'  # models/tuner.py's custom_config keys (imported there with TensorFlow).
-TUNER_SECONDS_KEY = 'tuner_seconds'
 # Transform builds the preprocessing_fn as a TF1 graph: on the default data here that takes about 30 % less time
 # than the TF2 path, which traces the function again for each analysis step. Serving is the same.
 TRANSFORM_TF_COMPAT_V1 = True

@@ -52,6 +52,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   parser.add_argument('--tuner-seconds', type=int, default=config_lib.DEFAULT_TUNER_SECONDS, metavar='S',
                       help='with --tune: no trial starts after S seconds of search, the best so far wins; 0: no '
                            'limit (default: %(default)s)')
+  parser.add_argument('--tuner-parallel', type=int, default=1, metavar='K',
+                      help='with --tune: K trials at once, a process each, sharing the cores (default: %(default)s)')
   parser.add_argument('--beam-workers', type=int, default=1,
                       help='Beam DirectRunner worker processes; 1 runs Beam in this process (default: 1)')
   parser.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME,
@@ -66,6 +68,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   if args.trials < 1 or args.tuner_seconds < 0:
     parser.error(f'--trials must be at least 1 and --tuner-seconds at least 0, not {args.trials} and '
                  f'{args.tuner_seconds}')
+  if not 1 <= args.tuner_parallel <= args.trials:
+    parser.error(f'--tuner-parallel must be from 1 to --trials ({args.trials}), not {args.tuner_parallel}')
   return args
 
 
@@ -119,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> int:
       train_steps=args.train_steps, enable_cache=not args.no_cache, beam_workers=args.beam_workers,
       metadata_uri=args.metadata_uri, accept_drift=args.accept_drift, window=args.window,
       warm_start=args.warm_start, pipeline_name=args.pipeline_name, tune=args.tune, tuner_trials=args.trials,
-      tuner_seconds=args.tuner_seconds)
+      tuner_seconds=args.tuner_seconds, tuner_parallel=args.tuner_parallel)
   metadata.keep_password_out_of_logs(config.metadata_connection_config)
   try:
     log_path = '' if args.verbose else console.new_log_path(args.output_root)

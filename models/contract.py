@@ -10,4 +10,5 @@ WEIGHTS_FILE = 'weights.npz'  # beside Format-Serving in the Model artifact: wei
 WARM_START_FILE = 'warm_start.json'  # beside it: which weights a warm-started model took from which model.
 TUNER_TRIALS_KEY = 'tuner_trials'  # the Tuner's custom_config: how many trials.
 TUNER_SECONDS_KEY = 'tuner_seconds'  # and its time budget (0: none).
+TUNER_PARALLEL_KEY = 'tuner_parallel'  # and how many trials run at once where it runs (1: one after another).
 HPARAMS_FILE = 'hparams.json'  # beside it: the HParams the model was trained with and where they came from.

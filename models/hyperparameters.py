@@ -4,8 +4,9 @@ Every searched hyperparameter is a declaration whose default is HParams' own, so
 search train the same model. The deep tower is searched as a width and a depth: layer i has width / 2**i units
 (at least MIN_UNITS), which is how the default (128, 64, 32) is shaped. The embedding cap is searched up to the
 widest embedding the rule in models/model.py gives any feature whose cardinality is declared in
-preprocessing/features.py. The crosses' hash-bucket counts are Transform's, not the model's: changing them means
-another Transform, so they are not searched here.
+preprocessing/features.py. Each cross declared there is searched as whether the model uses it (on this sample's
+few thousand rows, the wide crosses of thousands of hash buckets mostly learn noise). Their hash-bucket counts are
+Transform's, not the model's: changing them means another Transform, so they are not searched here.
 
 No TensorFlow or KerasTuner at import: the Trainer and the reports read tuned values as plain dicts.
 """
@@ -14,12 +15,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, Mapping, Sequence, Tuple, Union
 
-from models.model import HParams, embedding_dim
+from models.model import DECLARED_CROSSES, HParams, embedding_dim
 from preprocessing import features
 from preprocessing.features import Output
 
 MIN_UNITS = 8
-Value = Union[int, float]
+Value = Union[bool, int, float]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,11 @@ def widest_embedding() -> int:
   return embedding_dim(max(declared), max_dim=1 << 30)
 
 
+def uses_cross(cross: str) -> str:
+  """The name of the searched choice whether the model uses a declared cross."""
+  return f'uses_{cross}'
+
+
 def declarations(defaults: HParams = HParams()) -> Tuple[Searched, ...]:
   """The searched hyperparameters, with the defaults taken from HParams."""
   width, depth = tower_shape(defaults.hidden_units)
@@ -67,7 +73,7 @@ def declarations(defaults: HParams = HParams()) -> Tuple[Searched, ...]:
       Searched('dropout', (0.0, 0.1, 0.2, 0.3, 0.5), defaults.dropout),
       Searched('l2', (0.0, 1e-4, 1e-3, 1e-2), defaults.l2),
       Searched('batch_size', (64, 128, 256), defaults.batch_size),
-  )
+  ) + tuple(Searched(uses_cross(cross), (False, True), cross in defaults.crosses) for cross in DECLARED_CROSSES)
 
 
 def default_values(defaults: HParams = HParams()) -> Dict[str, Value]:
@@ -80,7 +86,7 @@ def search_space(defaults: HParams = HParams()):
   import keras_tuner  # pylint: disable=g-import-not-at-top  (Keras 3: only the Tuner needs it)
   space = keras_tuner.HyperParameters()
   for d in declarations(defaults):
-    space.Choice(d.name, list(d.choices), ordered=True, default=d.default)
+    space.Choice(d.name, list(d.choices), ordered=not isinstance(d.default, bool), default=d.default)
   return space
 
 
@@ -88,8 +94,10 @@ def to_hparams(values: Mapping[str, Any], base: HParams = HParams()) -> HParams:
   """base with what searched values (a tuned HyperParameters' 'values') name replaced; other keys are ignored."""
   width, depth = tower_shape(base.hidden_units)
   tower = tower_units(int(values.get('width', width)), int(values.get('depth', depth)))
-  fields = {f.name for f in dataclasses.fields(HParams)} - {'hidden_units'}
-  return dataclasses.replace(base, hidden_units=tower, **{k: v for k, v in values.items() if k in fields})
+  crosses = tuple(c for c in DECLARED_CROSSES if values.get(uses_cross(c), c in base.crosses))
+  fields = {f.name for f in dataclasses.fields(HParams)} - {'hidden_units', 'crosses'}
+  return dataclasses.replace(base, hidden_units=tower, crosses=crosses,
+                             **{k: v for k, v in values.items() if k in fields})
 
 
 def tuned_values(hyperparameters: Mapping[str, Any] | None) -> Dict[str, Any]:

@@ -12,10 +12,14 @@ from preprocessing import features
 from preprocessing.features import Output
 
 
+DECLARED_CROSSES = tuple(cross.name for cross in features.CROSSES)
+
+
 @dataclasses.dataclass(frozen=True)
 class HParams:
   """Model and optimisation settings; the Trainer's custom_config may override any of them."""
   hidden_units: Tuple[int, ...] = (128, 64, 32)
+  crosses: Tuple[str, ...] = DECLARED_CROSSES  # the declared crosses the model uses; Transform makes them all.
   max_embedding_dim: int = 16
   dropout: float = 0.3
   l2: float = 1e-3  # on embedding and wide weights.
@@ -23,13 +27,20 @@ class HParams:
   batch_size: int = 128
   seed: int = 42  # weights, dropout and shuffling: reruns on the same data train the same model.
 
+  def __post_init__(self):
+    unknown = sorted(set(self.crosses) - set(DECLARED_CROSSES))
+    if unknown:
+      raise ValueError(f'crosses {unknown} are not declared in preprocessing/features.py (declared: '
+                       f'{list(DECLARED_CROSSES)})')
+
   @classmethod
   def from_config(cls, config: Mapping[str, object]) -> 'HParams':
     """HParams with the fields named in a config mapping replaced; other keys are ignored."""
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in config.items() if k in names}
-    if 'hidden_units' in values:
-      values['hidden_units'] = tuple(values['hidden_units'])
+    for name in ('hidden_units', 'crosses'):
+      if name in values:
+        values[name] = tuple(values[name])
     return cls(**values)
 
 
@@ -59,7 +70,8 @@ def embedding_dim(cardinality: int, max_dim: int) -> int:
 
 
 def build_model(cardinalities: Mapping[str, int], hparams: HParams = HParams()) -> keras.Model:
-  """A compiled wide & deep binary classifier taking the transformed features by key.
+  """A compiled wide & deep binary classifier taking the transformed features by key (the crosses that
+  hparams.crosses leaves out are inputs it does not use).
 
   Args:
     cardinalities: number of distinct ids of every categorical transformed feature.
@@ -67,12 +79,15 @@ def build_model(cardinalities: Mapping[str, int], hparams: HParams = HParams()) 
   """
   inputs: Dict[str, keras.Input] = {}
   deep, wide = [], []
+  unused = set(DECLARED_CROSSES) - set(hparams.crosses)
   for spec in features.transformed_features():
+    dtype = tf.float32 if spec.output == Output.DENSE else tf.int64
+    inputs[spec.key] = keras.Input(shape=(), name=spec.key, dtype=dtype)
+    if spec.key in unused:  # an input all the same: every model takes the same transformed features.
+      continue
     if spec.output == Output.DENSE:
-      inputs[spec.key] = keras.Input(shape=(), name=spec.key, dtype=tf.float32)
       deep.append(keras.layers.Reshape((1,), name=f'{spec.key}_column')(inputs[spec.key]))
     else:
-      inputs[spec.key] = keras.Input(shape=(), name=spec.key, dtype=tf.int64)
       size = cardinalities[spec.key]
       regularizer = keras.regularizers.l2(hparams.l2) if hparams.l2 else None
       deep.append(keras.layers.Embedding(size, embedding_dim(size, hparams.max_embedding_dim),

@@ -119,8 +119,8 @@ class PipelineConfig:
   tune: bool = False  # search the hyperparameters (Tuner) and train with the best.
   tuner_trials: int = DEFAULT_TUNER_TRIALS
   tuner_seconds: int = DEFAULT_TUNER_SECONDS  # no trial starts after this many seconds of search (0: no limit).
-  # TFX's Vertex AI Tuner: tuner_parallel trials at once, each on a replica of a custom job on trainer_hardware's
-  # machine spec (compiled vertex target); else the Tuner runs its trials one at a time where it runs.
+  # tuner_parallel trials at once: with TFX's Vertex AI Tuner each on a replica of a custom job on trainer_hardware's
+  # machine spec (compiled vertex target); else each in a process of its own where the Tuner runs.
   tuner_on_vertex: bool = False
   tuner_parallel: int = 1
   # Without tune: train with the newest tuned hyperparameters in ML Metadata (local runs), else models/' defaults.
@@ -155,7 +155,7 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
                  beam_workers: int, metadata_uri: Optional[str] = None, accept_drift: bool = False,
                  window: int = 1, warm_start: bool = False, pipeline_name: str = PIPELINE_NAME, tune: bool = False,
                  tuner_trials: int = DEFAULT_TUNER_TRIALS,
-                 tuner_seconds: int = DEFAULT_TUNER_SECONDS) -> PipelineConfig:
+                 tuner_seconds: int = DEFAULT_TUNER_SECONDS, tuner_parallel: int = 1) -> PipelineConfig:
   """The configuration of a local run whose outputs all live under output_root.
 
   Metadata goes to <output_root>/metadata.db unless metadata_uri names another store (see metadata_config); in
@@ -187,6 +187,7 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
       tune=tune,
       tuner_trials=tuner_trials,
       tuner_seconds=tuner_seconds,
+      tuner_parallel=tuner_parallel,
       resolve_hyperparameters=True,
       references_under=os.path.join(output_root, 'pipeline') if shared_store else '')
 

@@ -15,7 +15,7 @@ from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2, trainer_pb2
 from tfx.types.channel import Channel
 from tfx.types.standard_artifacts import ExampleStatistics, Examples, HyperParameters, Model, ModelBlessing
 
-from models.contract import TUNER_SECONDS_KEY, TUNER_TRIALS_KEY
+from models.contract import TUNER_PARALLEL_KEY, TUNER_SECONDS_KEY, TUNER_TRIALS_KEY
 from pipeline import compat
 from pipeline import config as config_lib
 from pipeline.evaluation.baseline import BaselineModel
@@ -150,10 +150,12 @@ def baseline_model_resolver(trainer: BaseNode, models_under: str) -> BaseNode:
 
 def create_tuner(config: config_lib.PipelineConfig, examples: Channel, transform: BaseNode, schema_gen: BaseNode,
                  model_code: str) -> BaseNode:
-  """The Tuner: config.tuner_trials trials of train_steps on the train split, within config.tuner_seconds; in its
-  own container, or with tuner_on_vertex as TFX's Vertex AI Tuner running config.tuner_parallel trials at once."""
+  """The Tuner: config.tuner_trials trials of train_steps on the train split, within config.tuner_seconds; where
+  it runs, config.tuner_parallel trials at once (a process each), or with tuner_on_vertex as TFX's Vertex AI Tuner
+  running config.tuner_parallel trials at once, a replica of a custom job each."""
   custom_config = {'code_sha256': model_code, TUNER_TRIALS_KEY: config.tuner_trials,
-                   TUNER_SECONDS_KEY: config.tuner_seconds}
+                   TUNER_SECONDS_KEY: config.tuner_seconds,
+                   TUNER_PARALLEL_KEY: 1 if config.tuner_on_vertex else config.tuner_parallel}
   kwargs = dict(
       tuner_fn=TUNER_FN, examples=examples, transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'], train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models import hyperparameters
-from models.model import HParams, build_model
+from models.model import DECLARED_CROSSES, HParams, build_model
 from test_model import cardinalities, synthetic_batch
 
 
@@ -33,6 +33,18 @@ def test_a_tower_the_search_cannot_express_is_refused():
 def test_the_embedding_cap_reaches_the_widest_declared_feature():
   choices = {d.name: d.choices for d in hyperparameters.declarations()}['max_embedding_dim']
   assert max(choices) == hyperparameters.widest_embedding() > HParams().max_embedding_dim
+
+
+def test_a_cross_left_out_is_an_input_the_model_does_not_use():
+  left_out, *kept = DECLARED_CROSSES
+  hparams = hyperparameters.to_hparams({hyperparameters.uses_cross(c): c != left_out for c in DECLARED_CROSSES})
+  assert hparams.crosses == tuple(kept)
+  model = build_model(cardinalities(), hparams)
+  layers = {layer.name for layer in model.layers}
+  assert left_out in model.input and not {f'{left_out}_wide', f'{left_out}_embedding'} & layers
+  assert all({f'{c}_wide', f'{c}_embedding'} <= layers for c in kept)
+  with pytest.raises(ValueError, match="'no_such_cross'"):
+    HParams(crosses=('no_such_cross',))
 
 
 def every_single_change():

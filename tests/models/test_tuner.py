@@ -1,5 +1,9 @@
 """The keras-tuner contract the Tuner relies on, and the oracle's order and time budget."""
 import time
+from typing import Dict, List, Tuple
+
+import keras_tuner
+import pytest
 
 from conftest import REPO_ROOT
 from models import hyperparameters, tuner
@@ -33,3 +37,36 @@ def test_no_trial_starts_after_the_time_budget(tmp_path):
   assert search.oracle.create_trial('tuner0').status == 'RUNNING'
   time.sleep(1.1)
   assert search.oracle.create_trial('tuner1').status == 'STOPPED'
+
+
+@pytest.fixture(scope='module')
+def train_inputs(e2e_run):
+  """The search's fit arguments over the end-to-end run's train split and transform graph, a few steps a fold."""
+  pipeline_root = e2e_run[0] / 'pipeline'
+  [examples] = (pipeline_root / 'CsvExampleGen' / 'examples').iterdir()
+  [graph] = (pipeline_root / 'Transform' / 'transform_graph').iterdir()
+  return {'train_files': [str(examples / 'Split-train' / '*')], 'transform_graph_path': str(graph),
+          'train_steps': 5}
+
+
+def searched(directory, parallel: int, fit_kwargs) -> List[Tuple[Dict, float]]:
+  """The values and scores of a three-trial search's trials, in trial order."""
+  search = tuner.create_tuner(str(directory), trials=3, seconds=0, parallel=parallel)
+  search.search(**fit_kwargs)
+  trials = sorted(search.oracle.trials.values(), key=lambda t: t.trial_id)
+  assert [t.status for t in trials] == ['COMPLETED'] * 3
+  return [(t.hyperparameters.values, t.score) for t in trials]
+
+
+def test_parallel_trials_are_the_trials_of_a_sequential_search(train_inputs, tmp_path):
+  sequential = searched(tmp_path / 'one', 1, train_inputs)
+  parallel = searched(tmp_path / 'two', 2, train_inputs)
+  assert [values for values, _ in parallel] == [values for values, _ in sequential]
+  assert [score for _, score in parallel] == pytest.approx([score for _, score in sequential], abs=1e-6)
+  assert 0.5 < sequential[0][1] <= 1  # the mean validation AUC over the folds
+
+
+def test_a_failing_parallel_trial_stops_the_search_naming_it(train_inputs, tmp_path):
+  search = tuner.create_tuner(str(tmp_path), trials=2, seconds=0, parallel=2)
+  with pytest.raises(keras_tuner.errors.FatalError, match=r'trial 0 failed: ValueError'):
+    search.search(**{**train_inputs, 'transform_graph_path': str(tmp_path / 'no_such_graph')})

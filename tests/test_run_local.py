@@ -11,10 +11,11 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.holdout import big_tipper, is_holdout, to_tf_example
+from benchmarks.holdout import big_tipper, is_holdout
 from conftest import REPO_ROOT, pushed_model_dir, taxi_rows, write_csv
 from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE
 from pipeline.compiled import launcher
+from preprocessing.examples import to_tf_example
 from test_kubeflow_runner import ENV, compile_to
 from test_local_runner import LIBRARY_OUTPUT
 

@@ -29,7 +29,8 @@ class InputError(ValueError):
 def model_directory(model: str, output_root: str) -> str:
   """The SavedModel to score with: the directory given, or for 'latest' the version a model server would serve
   under <output_root>/serving_model (the one models.config names on an object store, else the newest)."""
-  from pipeline.serving import pusher  # pylint: disable=g-import-not-at-top  (TFX)
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top  (TFX: local paths and object stores alike)
+  from pipeline.serving import pusher  # pylint: disable=g-import-not-at-top
   if model == 'latest':
     base = os.path.join(output_root, 'serving_model')
     version = pusher.served_version(base)
@@ -37,7 +38,7 @@ def model_directory(model: str, output_root: str) -> str:
       raise InputError(f'no model was pushed under {base}: run local_runner.py --output-root {output_root} first, '
                        'or pass --model DIR')
     model = os.path.join(base, version)
-  if not os.path.isfile(os.path.join(model, 'saved_model.pb')):
+  if not fileio.exists(os.path.join(model, 'saved_model.pb')):
     raise InputError(f'{model} is not a SavedModel directory (no saved_model.pb)')
   return model
 

@@ -27,6 +27,11 @@ runs this file. The tfx CLI passes no flags, so every flag defaults to an enviro
   --tuner-trials       TUNER_TRIALS               with --tune: trials (default: 4)
   --tuner-parallel     TUNER_PARALLEL             with --tune, vertex target: trials at once (default: 1)
   --tuner-seconds      TUNER_SECONDS              with --tune: no trial starts after this (default: 480)
+  --endpoint-name      VERTEX_ENDPOINT            vertex target: push to the Model Registry and this endpoint
+  --serving-machine-type SERVING_MACHINE_TYPE     its replicas' machine type (default: n1-standard-2)
+  --min-replicas       SERVING_MIN_REPLICAS       its replicas always up (default: 1)
+  --max-replicas       SERVING_MAX_REPLICAS       its replicas under load (default: 1)
+  --serving-image      SERVING_IMAGE              its container (default: Vertex's prebuilt TF 2.15 CPU image)
   --endpoint           KFP_ENDPOINT               (deploy) Kubeflow Pipelines API URL
   --experiment         KFP_EXPERIMENT             (deploy) experiment of the runs (default: the pipeline name)
   --namespace          KFP_NAMESPACE              (deploy) Kubernetes namespace of a multi-user cluster
@@ -57,7 +62,8 @@ keras_choice.use_tf_keras()
 
 from pipeline import config as config_lib  # noqa: E402  (after the Keras choice)
 from pipeline.compiled import run_local  # noqa: E402
-from pipeline.compiled.flags import BEAM_RUNNERS, add_pipeline_flags, tuner_on_vertex, tuning_problems  # noqa: E402
+from pipeline.compiled.flags import (BEAM_RUNNERS, add_pipeline_flags, serving_endpoint, tuner_on_vertex,  # noqa: E402
+                                     tuning_problems)
 from pipeline.ingest.spans import CSV_PATTERN, SPAN_PATTERN  # noqa: E402
 from pipeline.local import console  # noqa: E402
 
@@ -147,6 +153,11 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> argparse.Name
     parser.error(str(e))
   if tuning_problems(args):
     parser.error('; '.join(tuning_problems(args)))
+  try:
+    with console.for_command(os.devnull, args.verbose):  # the Vertex AI SDK's import warns
+      args.serving_endpoint = serving_endpoint(args)
+  except ValueError as e:
+    parser.error(str(e))
   return args
 
 
@@ -234,7 +245,8 @@ def cloud_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
       tuner_trials=args.tuner_trials,
       tuner_seconds=args.tuner_seconds,
       tuner_parallel=args.tuner_parallel,
-      tuner_on_vertex=tuner_on_vertex(args))
+      tuner_on_vertex=tuner_on_vertex(args),
+      serving_endpoint=args.serving_endpoint)
 
 
 def describe(config: config_lib.PipelineConfig, target: str) -> List[str]:
@@ -254,6 +266,11 @@ def describe(config: config_lib.PipelineConfig, target: str) -> List[str]:
                  f'trial(s), {config.tuner_parallel} at a time, each on a replica of {machine}.')
   elif config.tune:
     lines.append(f'Tuner: {config.tuner_trials} trial(s) in the pipeline container, one at a time.')
+  endpoint = config.serving_endpoint
+  if endpoint.name:
+    lines.append(f'Pusher: Vertex AI Model Registry in {endpoint.project}/{endpoint.region}, deployed to endpoint '
+                 f'{endpoint.name} on {endpoint.min_replicas}-{endpoint.max_replicas} replica(s) of '
+                 f'{endpoint.machine_type}, serving image {endpoint.image}.')
   lines.append(f'Beam: {" ".join(config.beam_pipeline_args) or "DirectRunner in-process"}')
   return lines
 

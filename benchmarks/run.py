@@ -25,11 +25,12 @@ from models import keras_choice  # noqa: E402
 keras_choice.use_tf_keras()
 
 from benchmarks import generate  # noqa: E402
-from benchmarks.holdout import big_tipper, split_holdout, to_tf_example  # noqa: E402
+from benchmarks.holdout import big_tipper, split_holdout  # noqa: E402
 from benchmarks.results import RunResult, cached_size, describe, parse_sizes, size_label  # noqa: E402
 from benchmarks.runs import cold_runs, ours_root, prepare_data, run_ours  # noqa: E402
 from benchmarks.serving import score_pushed_model  # noqa: E402
 from benchmarks.tables import cached_table, cold_run_table, render, run_notes, serving_table  # noqa: E402
+from preprocessing.examples import to_tf_example  # noqa: E402
 
 RESULTS_FILE = Path(__file__).resolve().parent / 'RESULTS.md'
 DEFAULT_BEAM_WORKERS = 1

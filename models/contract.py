@@ -12,3 +12,7 @@ TUNER_TRIALS_KEY = 'tuner_trials'  # the Tuner's custom_config: how many trials.
 TUNER_SECONDS_KEY = 'tuner_seconds'  # and its time budget (0: none).
 TUNER_PARALLEL_KEY = 'tuner_parallel'  # and how many trials run at once where it runs (1: one after another).
 HPARAMS_FILE = 'hparams.json'  # beside it: the HParams the model was trained with and where they came from.
+WARMUP_FILE = 'assets.extra/tf_serving_warmup_requests'  # in the SavedModel: TF Serving's warm-up requests.
+DECISION_THRESHOLD = 0.5  # a probability above it predicts a big tipper (evaluation's accuracy, precision, recall).
+PROBABILITY_COLUMN = PREDICTION_KEY  # pipeline.predict's output: each input row's big-tipper probability,
+PREDICTED_CLASS_COLUMN = 'big_tipper_predicted'  # and 1 when it is above DECISION_THRESHOLD, else 0.

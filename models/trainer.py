@@ -15,7 +15,7 @@ import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from models import distribution, hyperparameters, warm_start
+from models import distribution, hyperparameters, warm_start, warmup
 from models.contract import (HPARAMS_FILE, PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, TRANSFORM_SIGNATURE,
                              WARM_START_FILE, WEIGHTS_FILE)
 from models.model import HParams, build_model
@@ -177,7 +177,7 @@ def run_fn(fn_args: FnArgs) -> None:
   With a base model (--warm-start), training starts from its weights where their shapes still match and runs
   train_steps more steps. The distribution strategy comes first (MultiWorkerMirroredStrategy must configure
   TensorFlow before anything runs); the model is built and compiled in its scope, and each step takes batch_size
-  examples per replica.
+  examples per replica. The chief also writes TF Serving's warm-up requests into the SavedModel (models/warmup.py).
   """
   strategy = distribution.select()
   overrides = {k: v for k, v in (fn_args.custom_config or {}).items() if k in HParams.__dataclass_fields__}
@@ -204,6 +204,7 @@ def run_fn(fn_args: FnArgs) -> None:
   if export_dir != fn_args.serving_model_dir:
     distribution.await_export(fn_args.serving_model_dir)
     return
+  warmup.write_warmup_requests(fn_args.serving_model_dir, warmup.sample_examples(fn_args.train_files))
   save_entries(model, tokens, fn_args.serving_model_dir)
   record_hparams(fn_args.serving_model_dir, declared, hyperparameters.tuned_values(fn_args.hyperparameters),
                  overrides)

@@ -1,4 +1,5 @@
-"""The private internals of TFX, tensorflow-transform and Beam that this project relies on, each behind one adapter.
+"""The private internals of TFX, tensorflow-transform, Beam and the Vertex AI SDK that this project relies on, each
+behind one adapter.
 
 Every adapter checks, when it is used, that the library is the version requirements.lock pins and that the
 internal is still there, and otherwise fails naming both versions and the internal: an upgrade breaks here, loudly,
@@ -14,7 +15,8 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any, Callable
 
-PINNED = {'tfx': '1.16.0', 'tensorflow-transform': '1.16.0', 'apache-beam': '2.61.0'}  # as in requirements.lock
+PINNED = {'tfx': '1.16.0', 'tensorflow-transform': '1.16.0', 'apache-beam': '2.61.0',  # as in requirements.lock
+          'google-cloud-aiplatform': '1.165.1'}
 WRAPPED_MARK = '_taxi_pipeline_wraps'  # set on a function installed by wrap_beam_function_args_defaults.
 
 

@@ -23,6 +23,7 @@ SPLIT_BUCKETS = (4, 1)  # ExampleGen's train and eval hash buckets: a fifth of t
 MAX_EVAL_ROWS = 10_000  # up to about this many. Evaluation time grows with its rows; its precision barely does.
 DEFAULT_TUNER_TRIALS = 4
 DEFAULT_TUNER_SECONDS = 480
+DEFAULT_SERVING_MACHINE = 'n1-standard-2'  # each replica of a Vertex AI endpoint's deployed model.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +90,47 @@ def hardware_problems(hardware: TrainerHardware) -> List[str]:
 
 
 @dataclasses.dataclass(frozen=True)
+class ServingEndpoint:
+  """Where the vertex target's Pusher deploys a blessed model: without a name, nowhere but the pipeline root's
+  serving_model/; with one, the Vertex AI Model Registry and the online endpoint of that display name (created when
+  missing), on min_replicas to max_replicas machines of machine_type, all traffic to the new model."""
+  name: str = ''
+  machine_type: str = DEFAULT_SERVING_MACHINE
+  min_replicas: int = 1
+  max_replicas: int = 1
+  project: str = ''
+  region: str = ''
+  image: str = ''  # the serving container: a Vertex AI prebuilt TensorFlow prediction image.
+
+  def __post_init__(self):
+    problems = endpoint_problems(self)
+    if problems:
+      raise ValueError('; '.join(problems))
+
+  def serving_args(self) -> Dict[str, object]:
+    """The Vertex Pusher's serving args: the endpoint, and the machines that TFX passes to the SDK's Model.deploy."""
+    return {'project_id': self.project, 'endpoint_name': self.name, 'machine_type': self.machine_type,
+            'min_replica_count': self.min_replicas, 'max_replica_count': self.max_replicas}
+
+
+def endpoint_problems(endpoint: ServingEndpoint) -> List[str]:
+  """What is missing or contradictory in a serving endpoint request, as messages naming the flag to fix."""
+  if not endpoint.name:
+    changed = (endpoint.machine_type, endpoint.min_replicas, endpoint.max_replicas) != (DEFAULT_SERVING_MACHINE, 1, 1)
+    return ['--serving-machine-type, --min-replicas and --max-replicas need --endpoint-name'] if changed else []
+  problems = []
+  if endpoint.min_replicas < 1:
+    problems.append(f'--min-replicas must be at least 1, not {endpoint.min_replicas}')
+  if endpoint.max_replicas < endpoint.min_replicas:
+    problems.append(f'--max-replicas {endpoint.max_replicas} is less than --min-replicas {endpoint.min_replicas}')
+  missing = [flag for flag, value in (('--project', endpoint.project), ('--region', endpoint.region),
+                                      ('--serving-image', endpoint.image)) if not value]
+  if missing:
+    problems.append(f'a Vertex AI endpoint needs {", ".join(missing)}')
+  return problems
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
   """Everything create_pipeline needs; the runners fill it in for where they run."""
   data_root: str
@@ -125,6 +167,7 @@ class PipelineConfig:
   tuner_parallel: int = 1
   # Without tune: train with the newest tuned hyperparameters in ML Metadata (local runs), else models/' defaults.
   resolve_hyperparameters: bool = False
+  serving_endpoint: ServingEndpoint = dataclasses.field(default_factory=ServingEndpoint)
 
 
 def shipped_taxi_data() -> str:

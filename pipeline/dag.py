@@ -193,6 +193,32 @@ def hyperparameters_source(config: config_lib.PipelineConfig, examples: Channel,
   return [], {}
 
 
+def vertex_serving_config(endpoint: config_lib.ServingEndpoint) -> Dict[str, Any]:
+  """The Vertex Pusher's custom_config: upload to the Model Registry of endpoint.project/region with the serving
+  image, then deploy to the endpoint on its machines (TFX's executor reads these keys)."""
+  from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
+  return {
+      vertex.ENABLE_VERTEX_KEY: True,
+      vertex.VERTEX_REGION_KEY: endpoint.region,
+      vertex.VERTEX_CONTAINER_IMAGE_URI_KEY: endpoint.image,
+      vertex.SERVING_ARGS_KEY: endpoint.serving_args(),
+  }
+
+
+def create_pusher(config: config_lib.PipelineConfig, trainer: BaseNode, evaluator: BaseNode) -> BaseNode:
+  """The Pusher of a blessed model: to serving_model_dir, atomically; or, with a serving endpoint, TFX's Vertex AI
+  Pusher, to the Vertex AI Model Registry and that endpoint."""
+  inputs = {'model': trainer.outputs['model'], 'model_blessing': evaluator.outputs['blessing']}
+  if not config.serving_endpoint.name:
+    return Pusher(
+        custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),
+        push_destination=pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
+            base_directory=config.serving_model_dir)),
+        custom_config={MODEL_NAME_KEY: config.pipeline_name}, **inputs)
+  from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
+  return vertex.Pusher(custom_config=vertex_serving_config(config.serving_endpoint), **inputs)
+
+
 def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   """ExampleGen to Pusher, with the gates before the Trainer and the baseline resolver when configured.
 
@@ -260,13 +286,7 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   evaluator = Evaluator(
       examples=example_gen.outputs['examples'], model=trainer.outputs['model'],
       eval_config=eval_config(config.auc_floor, config.compare_to_baseline), **evaluator_inputs)
-  pusher = Pusher(
-      model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
-      custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPusherExecutor),
-      push_destination=pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
-          base_directory=config.serving_model_dir)),
-      custom_config={MODEL_NAME_KEY: config.pipeline_name})
-  return nodes + [transform, trainer, evaluator, pusher]
+  return nodes + [transform, trainer, evaluator, create_pusher(config, trainer, evaluator)]
 
 
 def create_pipeline(config: config_lib.PipelineConfig) -> Pipeline:

@@ -3,9 +3,10 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.holdout import big_tipper, is_holdout, to_tf_example
+from benchmarks.holdout import big_tipper, is_holdout
 from conftest import pushed_model_dir, run_local, taxi_rows, write_csv
 from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE
+from preprocessing.examples import to_tf_example
 
 AUC_BAR = 0.95
 

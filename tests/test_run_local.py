@@ -1,5 +1,6 @@
 """kubeflow_runner.py compile with local roots, then run-local: the compiled pipeline runs here and pushes a model
-that scores like a local_runner.py model on rows it never saw; the vertex target's resolvers find earlier runs."""
+that scores like a local_runner.py model on rows it never saw; the vertex target deploys to a Vertex AI endpoint up
+to the API boundary, and its resolvers find earlier runs."""
 import json
 import re
 import subprocess
@@ -11,10 +12,11 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.holdout import big_tipper, is_holdout, to_tf_example
+from benchmarks.holdout import big_tipper, is_holdout
 from conftest import REPO_ROOT, pushed_model_dir, taxi_rows, write_csv
-from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE
+from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, WARMUP_FILE
 from pipeline.compiled import launcher
+from preprocessing.examples import to_tf_example
 from test_kubeflow_runner import ENV, compile_to
 from test_local_runner import LIBRARY_OUTPUT
 
@@ -37,9 +39,9 @@ def run_local(spec, work_dir) -> subprocess.CompletedProcess:
                         check=False)
 
 
-def holdout_auc(pipeline_root, header, held) -> float:
-  """The AUC of the newest model pushed under <pipeline root>/serving_model on the held-back rows."""
-  serve = tf.saved_model.load(str(pushed_model_dir(pipeline_root))).signatures[SERVING_SIGNATURE]
+def holdout_auc(model_dir, header, held) -> float:
+  """The AUC of a SavedModel on the held-back rows."""
+  serve = tf.saved_model.load(str(model_dir)).signatures[SERVING_SIGNATURE]
   scores = serve(**{SERVING_INPUT: tf.constant([to_tf_example(header, r) for r in held])})[PREDICTION_KEY]
   return roc_auc_score(np.array([big_tipper(header, r) for r in held]), scores.numpy().ravel())
 
@@ -60,7 +62,7 @@ def test_the_kfp_spec_runs_here_and_pushes_a_model_that_scores(data, tmp_path):
                'Trainer', 'Evaluator', 'Pusher'):
     assert any(line.split()[:2] == [task, 'complete'] for line in process.stdout.splitlines()), task
   assert 'Blessing: BLESSED' in process.stdout and f'Pushed model: {root}/serving_model/' in process.stdout
-  assert holdout_auc(root, header, held) >= AUC_BAR
+  assert holdout_auc(pushed_model_dir(root), header, held) >= AUC_BAR
   assert [line for line in (process.stdout + process.stderr).splitlines() if LIBRARY_OUTPUT.search(line)] == []
   [log] = re.findall(r'^Log: (\S+) ', process.stdout, re.MULTILINE)  # what the libraries wrote in this process
   assert Path(log).parent == root / 'logs' and Path(log).stat().st_size > 0
@@ -69,14 +71,29 @@ def test_the_kfp_spec_runs_here_and_pushes_a_model_that_scores(data, tmp_path):
   assert examples['metadata']['input_fingerprint'].startswith('split:single_split,num_files:1,')  # ExampleGen's driver
 
 
-def test_the_vertex_spec_resolves_the_last_blessed_model_of_an_earlier_run(data, tmp_path):
+def test_the_vertex_spec_deploys_to_an_endpoint_and_a_later_run_resolves_its_model(data, tmp_path):
   data_root, header, held = data
   root = tmp_path / 'root'
-  spec = compile_to(tmp_path / 'pipeline.json', '--target', 'vertex', '--pipeline-root', str(root),
-                    '--data-root', str(data_root))
-  first = run_local(spec, tmp_path / 'work1')
+  roots = ('--target', 'vertex', '--pipeline-root', str(root), '--data-root', str(data_root))
+  endpoint_spec = compile_to(tmp_path / 'endpoint.json', *roots, '--endpoint-name', 'taxi-tips', '--project',
+                             'my-project', '--region', 'us-central1', '--max-replicas', '2')
+  first = run_local(endpoint_spec, tmp_path / 'work1')
   assert first.returncode == 0, first.stdout + first.stderr
-  assert holdout_auc(root, header, held) >= AUC_BAR
+  assert 'Pusher: the Vertex AI requests it would send (checked against aiplatform_v1, not sent' in first.stdout
+  [request_file] = root.glob(f'run-local/*/Pusher/{launcher.VERTEX_DEPLOY_REQUESTS}')
+  create, upload, deploy = (r['request'] for r in json.loads(request_file.read_text()))
+  parent = 'projects/my-project/locations/us-central1'
+  assert (create['parent'], create['endpoint']['display_name']) == (parent, 'taxi-tips')
+  [pushed] = recorded(root, 'tfx.PushedModel')
+  assert upload['model']['artifact_uri'] == pushed['uri'] and pushed['metadata']['pushed'] == 1
+  assert upload['model']['container_spec']['image_uri'] == 'us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest'
+  assert deploy['deployed_model']['dedicated_resources'] == {
+      'machine_spec': {'machine_type': 'n1-standard-2'}, 'min_replica_count': 1, 'max_replica_count': 2}
+  assert f'Pushed model: {parent}/models/1' in first.stdout
+  assert not (root / 'serving_model').exists()  # the model went to the endpoint only
+  assert (Path(pushed['uri']) / WARMUP_FILE).is_file()
+  assert holdout_auc(pushed['uri'], header, held) >= AUC_BAR  # the model uploaded to the registry scores
+  spec = compile_to(tmp_path / 'pipeline.json', *roots)
   second = run_local(spec, tmp_path / 'work2')
   assert second.returncode == 0, second.stdout + second.stderr
   models, blessings = recorded(root, 'tfx.Model'), recorded(root, 'tfx.ModelBlessing')

@@ -8,6 +8,7 @@ from typing import List, Mapping
 from pipeline import config as config_lib
 
 BEAM_RUNNERS = ('direct', 'dataflow')
+SERVING_TF_VERSION = '2.15'  # the newest TensorFlow of Vertex AI's prebuilt prediction images that the SDK lists.
 
 
 def env_int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -99,6 +100,23 @@ def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, st
                       default=env_int(environ, 'TUNER_SECONDS', config_lib.DEFAULT_TUNER_SECONDS),
                       help='with --tune: no trial starts after S seconds of search (0: no limit) [TUNER_SECONDS] '
                            '(default: %(default)s)')
+  parser.add_argument('--endpoint-name', default=environ.get('VERTEX_ENDPOINT', ''), metavar='NAME',
+                      help='vertex target only: the Pusher uploads a blessed model to the Vertex AI Model Registry '
+                           'and deploys it to the online endpoint of this display name, created when missing '
+                           '[VERTEX_ENDPOINT] (default: none, push to PIPELINE_ROOT/serving_model)')
+  parser.add_argument('--serving-machine-type', metavar='M',
+                      default=environ.get('SERVING_MACHINE_TYPE', '') or config_lib.DEFAULT_SERVING_MACHINE,
+                      help='with --endpoint-name: machine type of each serving replica [SERVING_MACHINE_TYPE] '
+                           '(default: %(default)s)')
+  parser.add_argument('--min-replicas', type=int, metavar='N', default=env_int(environ, 'SERVING_MIN_REPLICAS', 1),
+                      help='with --endpoint-name: serving replicas always up [SERVING_MIN_REPLICAS] '
+                           '(default: %(default)s)')
+  parser.add_argument('--max-replicas', type=int, metavar='N', default=env_int(environ, 'SERVING_MAX_REPLICAS', 1),
+                      help='with --endpoint-name: serving replicas under load [SERVING_MAX_REPLICAS] '
+                           '(default: %(default)s)')
+  parser.add_argument('--serving-image', default=environ.get('SERVING_IMAGE', ''), metavar='URI',
+                      help='with --endpoint-name: the serving container [SERVING_IMAGE] (default: Vertex AI\'s '
+                           f'prebuilt TensorFlow {SERVING_TF_VERSION} CPU prediction image of the region)')
   parser.add_argument('--verbose', action='store_true', help='show the warnings and logs of the libraries')
 
 
@@ -126,3 +144,25 @@ def tuning_problems(args: argparse.Namespace) -> List[str]:
   if missing:
     problems.append(f'parallel Vertex AI tuning trials need {", ".join(missing)}')
   return problems
+
+
+def prebuilt_serving_image(region: str) -> str:
+  """Vertex AI's prebuilt TensorFlow CPU prediction image for a region ('' without a region)."""
+  if not region:
+    return ''
+  from google.cloud.aiplatform import helpers  # pylint: disable=g-import-not-at-top
+  try:
+    return helpers.get_prebuilt_prediction_container_uri('tensorflow', SERVING_TF_VERSION, region, 'cpu')
+  except ValueError as e:
+    raise ValueError(f'{e}: pass --serving-image') from None
+
+
+def serving_endpoint(args: argparse.Namespace) -> config_lib.ServingEndpoint:
+  """The Pusher's Vertex AI endpoint from the flags (ValueError when they contradict each other or the target)."""
+  if args.endpoint_name and args.target == 'kfp':
+    raise ValueError(f'--endpoint-name {args.endpoint_name} needs --target vertex: the kfp target pushes to '
+                     'PIPELINE_ROOT/serving_model, for a model server of your own')
+  image = args.serving_image or (prebuilt_serving_image(args.region) if args.endpoint_name else '')
+  return config_lib.ServingEndpoint(
+      name=args.endpoint_name, machine_type=args.serving_machine_type, min_replicas=args.min_replicas,
+      max_replicas=args.max_replicas, project=args.project, region=args.region, image=image)

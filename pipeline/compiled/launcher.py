@@ -25,6 +25,8 @@ EXECUTOR_OUTPUT = 'executor_output.json'
 VERTEX_REQUEST = 'vertex_custom_job.json'  # beside a task's log: the custom job it would have created.
 VERTEX_TRAINER = 'tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor'
 VERTEX_TUNER = 'tfx.extensions.google_cloud_ai_platform.tuner.executor.Executor'
+VERTEX_PUSHER = 'tfx.extensions.google_cloud_ai_platform.pusher.executor.Executor'
+VERTEX_DEPLOY_REQUESTS = 'vertex_deploy_requests.json'  # beside a Vertex Pusher's log: the requests it would send.
 WHOLE_INPUT = '{{$}}'
 QUERY_TERM = re.compile(r'^(\w[\w.]*)\s*=\s*(.+)$')
 INPUT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['(\w+)'\]\.metadata\['(\w+)'\]\}\}")
@@ -135,10 +137,10 @@ def run_process(command: List[str], env: Mapping[str, str], cwd: str, log: str) 
 
 
 def at_vertex_boundary(command: List[str], args: List[str], request_file: str) -> List[str]:
-  """The command of a Trainer or Tuner compiled as a Vertex AI custom job, run behind
+  """The command of a Trainer or Tuner compiled as a Vertex AI custom job, or of TFX's Vertex AI Pusher, run behind
   pipeline/compiled/vertex_boundary.py. Any other command is returned as it is.
   """
-  if VERTEX_TRAINER not in args and VERTEX_TUNER not in args:
+  if not {VERTEX_TRAINER, VERTEX_TUNER, VERTEX_PUSHER} & set(args):
     return command + args
   python, module_flag, module = command
   return [python, '-m', 'pipeline.compiled.vertex_boundary', request_file, '--', module_flag, module, *args]
@@ -157,7 +159,8 @@ def run_container(task: Task, invocation: Json, python: str, env: Mapping[str, s
   """The task's lifecycle preCacheCheck (if any) and then its container, with the executor input."""
   container = task.executor['container']
   driver = container.get('lifecycle', {}).get('preCacheCheck')
-  request_file = os.path.join(cwd, VERTEX_REQUEST)
+  request_file = os.path.join(cwd, VERTEX_DEPLOY_REQUESTS if VERTEX_PUSHER in container.get('args', []) else
+                              VERTEX_REQUEST)
   if driver:
     run_process(image_command(driver['command'], python) + substitute(driver.get('args', []), invocation), env, cwd,
                 log)

@@ -5,7 +5,8 @@ image-only paths, and that the pushed model serves. What it does not: the image 
 the cluster's scheduler and service accounts, Vertex AI itself, and caching (each run runs every task again; a
 resolver still finds what earlier runs of the same pipeline root made, as Vertex would). A Trainer compiled as a
 Vertex AI custom job trains here, through TFX's own Vertex training code up to the request it would send
-(pipeline/compiled/vertex_boundary.py), which is checked and printed.
+(pipeline/compiled/vertex_boundary.py), which is checked and printed; a Vertex AI Pusher runs through TFX's and the
+Vertex AI SDK's code up to the endpoint, upload and deploy requests (pipeline/compiled/vertex_endpoint.py).
 
 The console gets a line per task and the summary; what the libraries of this process write goes to
 <pipeline-root>/logs/<run id>.log (--verbose: to the console), each task's output to its task.log.
@@ -83,6 +84,34 @@ def vertex_request_lines(results: List[launcher.TaskResult]) -> List[str]:
   return lines
 
 
+def vertex_deploy_lines(results: List[launcher.TaskResult]) -> List[str]:
+  """For a Vertex AI Pusher: the requests it would have sent, in brief, and their file."""
+  lines = []
+  for result in results:
+    path = os.path.join(os.path.dirname(result.log), launcher.VERTEX_DEPLOY_REQUESTS) \
+        if result.state == 'COMPLETE' else ''
+    if not path or not os.path.exists(path):
+      continue
+    with open(path, encoding='utf-8') as f:
+      requests = json.load(f)
+    lines.append(f'{result.name}: the Vertex AI requests it would send (checked against aiplatform_v1, not sent; '
+                 f'whole requests: {path}):')
+    for call in requests:
+      request, method = call['request'], call['method'].split('.')[-1]
+      if method == 'CreateEndpoint':
+        lines.append(f'  {method}: endpoint {request["endpoint"]["display_name"]} in {request["parent"]}')
+      elif method == 'UploadModel':
+        model = request['model']
+        lines.append(f'  {method}: model {model["display_name"]} in {request["parent"]} from '
+                     f'{model["artifact_uri"]}, image {model["container_spec"]["image_uri"]}')
+      else:
+        resources = request['deployed_model']['dedicated_resources']
+        lines.append(f'  {method}: to {request["endpoint"]} on {resources["min_replica_count"]}-'
+                     f'{resources["max_replica_count"]} x {resources["machine_spec"]["machine_type"]}, traffic '
+                     f'{json.dumps(request.get("traffic_split", {}), sort_keys=True)}')
+  return lines
+
+
 def exit_code(results: List[launcher.TaskResult]) -> int:
   """OK when every task completed, BAD_INPUT when a gate stopped the run, else FAILED."""
   failed = [r for r in results if r.state == 'FAILED']
@@ -141,7 +170,7 @@ def run_tasks(pipeline: spec_lib.CompiledPipeline, root: str, run_id: str, work:
   results = launcher.run_pipeline(pipeline, root, run_id, installed.python, installed.env, installed.image_paths,
                                   report)
   out.say(TASK_LINE.format('whole run (wall clock)', '', f'{time.monotonic() - started:.1f}') + '\n')
-  for line in vertex_request_lines(results) + summary_lines(results):
+  for line in vertex_request_lines(results) + vertex_deploy_lines(results) + summary_lines(results):
     out.say(line)
   failed = [r for r in results if r.state == 'FAILED']
   if failed:

@@ -1,12 +1,15 @@
-"""The Vertex AI boundary of a Trainer or Tuner compiled as a custom job, for run-local: nothing leaves the machine.
+"""The Vertex AI boundary of a Trainer or Tuner compiled as a custom job, and of TFX's Vertex AI Pusher, for
+run-local: nothing leaves the machine.
 
     python -m pipeline.compiled.vertex_boundary REQUEST_FILE -- COMMAND ARGS...
 
-runs a task's container module (COMMAND ARGS, TFX's v2 entrypoint) in this process with TFX's own Vertex training
-code, except its two calls to Google Cloud: the job service client is not created, and instead of submitting the
-CustomJob that TFX built, the request is checked against the Vertex AI API's message types (CustomJob), written to
-REQUEST_FILE with the parent it would be created under, and the chief's worker pool (workerpool0) runs its
-container command here, in this image, as the job's first replica would.
+runs a task's container module (COMMAND ARGS, TFX's v2 entrypoint) in this process with TFX's own Vertex code.
+For training, except its two calls to Google Cloud: the job service client is not created, and instead of submitting
+the CustomJob that TFX built, the request is checked against the Vertex AI API's message types (CustomJob), written
+to REQUEST_FILE with the parent it would be created under, and the chief's worker pool (workerpool0) runs its
+container command here, in this image, as the job's first replica would. For the Pusher, the Vertex AI SDK's API
+clients are replaced by pipeline/compiled/vertex_endpoint.py, which checks and records in REQUEST_FILE the endpoint,
+model upload and deployment requests the SDK builds.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import sys
 from typing import Any, Dict, List
 
 from pipeline import compat
+from pipeline.compiled import launcher, vertex_endpoint
 
 
 def checked_custom_job(training_job: Dict[str, Any]) -> Dict[str, Any]:
@@ -53,14 +57,17 @@ def launch_here(request_file: str):
 
 
 def main(argv: List[str]) -> None:
-  """Patches the two Google Cloud calls, then runs the container module with its args."""
+  """Puts the stand-ins for Google Cloud in place, then runs the container module with its args."""
   from tfx.extensions.google_cloud_ai_platform import runner, training_clients  # pylint: disable=g-import-not-at-top
   request_file, separator, module_flag, module, *args = argv
   if separator != '--' or module_flag != '-m':
     raise SystemExit('usage: python -m pipeline.compiled.vertex_boundary REQUEST_FILE -- -m MODULE ARGS...')
-  compat.private('tfx', runner, '_launch_cloud_training')
-  runner._launch_cloud_training = launch_here(request_file)  # pylint: disable=protected-access
-  training_clients.VertexJobClient.create_client = lambda self: None
+  if launcher.VERTEX_PUSHER in args:
+    vertex_endpoint.stand_in(request_file)
+  else:
+    compat.private('tfx', runner, '_launch_cloud_training')
+    runner._launch_cloud_training = launch_here(request_file)  # pylint: disable=protected-access
+    training_clients.VertexJobClient.create_client = lambda self: None
   sys.argv = [module, *args]
   runpy.run_module(module, run_name='__main__', alter_sys=True)
 

@@ -23,10 +23,11 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
+from models.contract import DECISION_THRESHOLD
 from pipeline.evaluation import metric_names
 
 NUM_BUCKETS = 10_000
-THRESHOLD = 0.5
+THRESHOLD = DECISION_THRESHOLD
 MAX_UNFOLDED = 100_000  # scores an accumulator keeps as they are before folding them into its histogram.
 NAMES = metric_names.ALL
 

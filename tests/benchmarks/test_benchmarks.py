@@ -208,23 +208,6 @@ def test_template_runner_points_at_data_and_outputs(tmp_path):
     template.point_runner_at('nothing here\n', tmp_path, tmp_path)
 
 
-def test_requests_leave_out_the_label_sources_declared_in_features():
-  label_sources = tuple(f.name for f in features.by_kind(features.Kind.LABEL_SOURCE))
-  assert label_sources and holdout.NOT_SERVED == label_sources
-  assert not set(holdout.NOT_SERVED) & set(features.serving_columns())
-
-
-def test_raw_examples_carry_every_served_column_but_no_label_source(sample):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  header, rows = sample
-  row = next(r for r in rows if all(r[header.index(name)] != '' for name in (features.FARE, features.TIPS)))
-  example = tf.train.Example.FromString(holdout.to_tf_example(header, row))
-  present = {name for name, cell in zip(header, row) if cell != ''}
-  assert set(example.features.feature) == present & set(features.serving_columns())
-  assert features.TIPS not in example.features.feature
-  assert example.features.feature[features.FARE].float_list.value[0] == pytest.approx(float(row[header.index('fare')]))
-
-
 def test_big_tipper_is_the_rule_features_declares():
   header = ['trip_miles', features.FARE, features.TIPS]
   just_over, just_under = features.TIP_FRACTION * 10 + 0.01, features.TIP_FRACTION * 10 - 0.01

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from benchmarks import generate
-from benchmarks.holdout import big_tipper, split_holdout, to_tf_example
+from benchmarks.holdout import big_tipper, split_holdout
 from benchmarks.measure import venv_env
 from benchmarks.serving import load_signature, newest_version, scores_of
+from preprocessing.examples import to_tf_example
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRIALS = 40

@@ -1,5 +1,6 @@
-"""local_runner.py --tune end to end on a small sample: the Tuner's best hyperparameters train the model, later
-runs without --tune take them from ML Metadata, and a rerun with nothing changed takes the Tuner from the cache."""
+"""local_runner.py --tune end to end on a small sample: the Tuner's best hyperparameters (of two trials run at
+once) train the model, later runs without --tune take them from ML Metadata, and a rerun with nothing changed takes
+the Tuner from the cache."""
 import json
 
 import numpy as np
@@ -44,7 +45,7 @@ def test_tuned_hyperparameters_train_the_model_and_later_runs_resolve_them(data_
   assert record['source'] == 'defaults' and not first.component('Trainer').inputs.get('hyperparameters')
   assert 'Hyperparameters (the defaults declared in models/)' in stdout
 
-  tuned, stdout = run(data_root, output_root, '--tune', '--trials', '2')
+  tuned, stdout = run(data_root, output_root, '--tune', '--trials', '2', '--tuner-parallel', '2')
   tuner = tuned.component('Tuner')
   assert tuner.state == 'COMPLETE'
   best = tuner.outputs['best_hyperparameters'][0]
@@ -66,6 +67,6 @@ def test_tuned_hyperparameters_train_the_model_and_later_runs_resolve_them(data_
   assert [a.id for a in later.component('Trainer').inputs['hyperparameters']] == [best.id]
   assert trained_with(later)[0]['hparams'] == record['hparams']
 
-  again, _ = run(data_root, output_root, '--tune', '--trials', '2')
+  again, _ = run(data_root, output_root, '--tune', '--trials', '2', '--tuner-parallel', '2')
   assert again.component('Tuner').state == 'CACHED'
   assert [a.id for a in again.component('Trainer').inputs['hyperparameters']] == [best.id]

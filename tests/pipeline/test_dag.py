@@ -51,14 +51,16 @@ def test_without_lineage_queries_the_latest_blessed_model_is_the_baseline(tmp_pa
 
 
 def test_tune_puts_the_tuner_after_the_gates_and_its_best_hyperparameters_into_the_trainer(tmp_path):
-  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path, tune=True, tuner_trials=3, tuner_seconds=60)))
+  nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path, tune=True, tuner_trials=3, tuner_seconds=60,
+                                                        tuner_parallel=2)))
   tuner = nodes['Tuner']
   assert 'latest_hyperparameters_resolver' not in nodes
   assert {nodes['DataGate'], nodes['DriftGate'], nodes['Transform']} <= set(tuner.upstream_nodes)
   assert nodes['Trainer'].inputs['hyperparameters'] is tuner.outputs['best_hyperparameters']
   code = json.loads(nodes['Trainer'].exec_properties['custom_config'])['code_sha256']
   assert json.loads(tuner.exec_properties['custom_config']) == {
-      'code_sha256': code, 'tuner_trials': 3, 'tuner_seconds': 60}  # the model code is in the Tuner's cache key.
+      'code_sha256': code, 'tuner_trials': 3, 'tuner_seconds': 60,
+      'tuner_parallel': 2}  # the model code is in the Tuner's cache key.
 
 
 def test_without_tune_the_trainer_takes_the_newest_tuning_where_metadata_is_read(tmp_path):

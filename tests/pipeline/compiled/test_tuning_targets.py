@@ -63,7 +63,7 @@ def test_vertex_runs_the_vertex_tuner_with_parallel_trials_on_the_trainers_machi
   assert json.loads(parameter(vertex_tuned, 'Tuner', 'tune_args')) == {'num_parallel_trials': 3}
   assert parameter(vertex_tuned, 'Tuner', 'tuner_fn') == 'models.tuner.tuner_fn'
   config = custom_config(vertex_tuned, 'Tuner')
-  assert config['tuner_trials'] == 6
+  assert (config['tuner_trials'], config['tuner_parallel']) == (6, 1)  # one trial at a time on each replica.
   assert config['ai_platform_enable_vertex'] is True and config['ai_platform_vertex_region'] == 'europe-west4'
   assert config['ai_platform_tuning_args']['project'] == 'my-project'
   trainer_pools = custom_config(vertex_tuned, 'Trainer')['ai_platform_training_args']['job_spec']['worker_pool_specs']

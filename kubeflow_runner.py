@@ -11,6 +11,8 @@ runs this file. The tfx CLI passes no flags, so every flag defaults to an enviro
   --pipeline-root      PIPELINE_ROOT              gs://bucket/path for artifacts and the pushed model (required);
                                                   a local directory compiles for run-local
   --data-root          DATA_ROOT                  directory of CSV files (default: PIPELINE_ROOT/data)
+  --inference-data     INFERENCE_DATA             CSV files (serving columns) that BulkInferrer scores when the run's
+                                                  model is blessed, into PIPELINE_ROOT/predictions/<run id>/
   --image              PIPELINE_IMAGE             image built from ./Dockerfile (default: gcr.io/PROJECT/NAME)
   --project            GOOGLE_CLOUD_PROJECT       GCP project of Dataflow and Vertex AI training jobs
   --region             GOOGLE_CLOUD_REGION        their region
@@ -234,7 +236,9 @@ def cloud_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
       tuner_trials=args.tuner_trials,
       tuner_seconds=args.tuner_seconds,
       tuner_parallel=args.tuner_parallel,
-      tuner_on_vertex=tuner_on_vertex(args))
+      tuner_on_vertex=tuner_on_vertex(args),
+      inference_data_root=args.inference_data,
+      predictions_root=f'{root}/predictions')
 
 
 def describe(config: config_lib.PipelineConfig, target: str) -> List[str]:
@@ -254,6 +258,9 @@ def describe(config: config_lib.PipelineConfig, target: str) -> List[str]:
                  f'trial(s), {config.tuner_parallel} at a time, each on a replica of {machine}.')
   elif config.tune:
     lines.append(f'Tuner: {config.tuner_trials} trial(s) in the pipeline container, one at a time.')
+  if config.inference_data_root:
+    lines.append(f'BulkInferrer: scores {config.inference_data_root} with this run\'s model when the Evaluator '
+                 f'blesses it, into {config.predictions_root}/<run id>/predictions.csv (nothing when it does not).')
   lines.append(f'Beam: {" ".join(config.beam_pipeline_args) or "DirectRunner in-process"}')
   return lines
 

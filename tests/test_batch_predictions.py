@@ -15,7 +15,7 @@ from conftest import E2E_ROWS, E2E_TRAIN_STEPS, latest_run, pushed_model_dir, ru
     write_csv
 from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE
 from pipeline import metadata
-from pipeline.inference.predictions import PREDICTED_CLASS
+from pipeline.inference.predictions import PREDICTED_CLASS, Predictions
 from pipeline.local import exit_codes
 from preprocessing import features
 
@@ -106,7 +106,7 @@ def test_the_summary_names_the_file_its_rows_and_this_runs_blessed_model(scored)
 def test_predictions_are_recorded_with_lineage_to_the_model_the_inference_result_and_the_input_files(scored):
   output_root, _, directory, *_ = scored
   store = metadata.open_uri(str(output_root / 'metadata.db'))
-  [predictions] = store.get_artifacts_by_type('Predictions')
+  [predictions] = store.get_artifacts_by_type(Predictions.TYPE_NAME)
   assert predictions.uri == str(predictions_file(output_root).parent)
   assert metadata.int_property(predictions, 'rows') == SCORED_ROWS + 1
   execution, _ = metadata.producer(store, predictions.id)

@@ -8,8 +8,8 @@ the same CSV files, plus PREDICTION_KEY and the predicted class at the evaluatio
 <predictions_root>/<run id>/predictions.csv and .parquet. Identical rows are identical examples: they get the same
 probability.
 
-The Predictions artifact (uri: that directory) records the files, the row count, the model and the input files,
-and ML Metadata links it to its inputs: the inference examples, the model and the inference result.
+The predictions artifact (a Dataset; its uri: that directory) records the files, the row count, the model and the
+input files, and ML Metadata links it to its inputs: the inference examples, the model and the inference result.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from tfx import types
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, component_spec, standard_artifacts
+from tfx.types.experimental import simple_artifacts
 
 from models.contract import PREDICTION_KEY, SERVING_INPUT
 from pipeline.evaluation.classifier_metrics import THRESHOLD
@@ -45,9 +46,9 @@ MODEL_URI = 'model_uri'
 RUN_ID = 'run_id'
 
 
-class Predictions(types.Artifact):
-  """A directory with predictions.csv and predictions.parquet: the input rows with their scores, in input order."""
-  TYPE_NAME = 'Predictions'
+# The output's type: TFX's generic Dataset, which the KFP v2 compiler and its launcher know (a custom type would need
+# a top-level module named like its schema title there).
+Predictions = simple_artifacts.Dataset
 
 
 def records(directory: str) -> Iterator[bytes]:

@@ -62,7 +62,7 @@ def summary_lines(results: List[launcher.TaskResult]) -> List[str]:
   predictions = outputs.get('PredictionsWriter', {}).get('predictions', [])
   if predictions:
     written = predictions[0]['metadata']
-    lines.append(f'Predictions: {written["csv"]} ({written["rows"]} rows; Parquet beside it), scored by this run\'s '
+    lines.append(f'Predictions: {written["csv"]} ({int(written["rows"])} rows; Parquet beside it), scored by this run\'s '
                  'model, blessed by its Evaluator' if written.get('rows') else
                  'Predictions: none written: this run\'s model was not blessed, so BulkInferrer scored nothing')
   return lines

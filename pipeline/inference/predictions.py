@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -152,6 +152,12 @@ def has_prediction_logs(inference_result: types.Artifact) -> bool:
   return bool(fileio.glob(os.path.join(inference_result.uri, '*')))
 
 
+def run_name(pipeline_run_id: Optional[str], output_uri: str) -> str:
+  """The run's id as TFX's local orchestration gives it; in a KFP v2 container, which gives none, the folder of the
+  run in the output's uri (<pipeline root>/.../<run>/<task>/<output key>)."""
+  return pipeline_run_id or os.path.basename(os.path.dirname(os.path.dirname(output_uri.rstrip('/'))))
+
+
 class Executor(base_executor.BaseExecutor):
   """Joins the inference result to the input rows and writes the predictions files (see the module docstring)."""
 
@@ -166,7 +172,7 @@ class Executor(base_executor.BaseExecutor):
     if not has_prediction_logs(inference_result):  # BulkInferrer skipped a model that was not blessed.
       predictions.set_int_custom_property(ROWS, 0)
       return
-    run_id = (self._context.pipeline_run_id if self._context else '') or os.path.basename(predictions.uri)
+    run_id = run_name(self._context.pipeline_run_id if self._context else None, predictions.uri)
     table = predictions_table(examples, inference_result)
     csv_path, parquet_path = write_table(table, os.path.join(exec_properties['predictions_root'], run_id))
     predictions.uri = os.path.dirname(csv_path)

@@ -68,3 +68,9 @@ def test_files_are_written_whole_and_replace_an_earlier_write(tmp_path):
   assert sorted(p.name for p in (tmp_path / 'predictions').iterdir()) == ['run']
   assert open(csv_path).read().splitlines() == ['"fare","company","probability"', '1.5,"a, b",0.25', ',,0.75']
   assert pq.read_table(parquet_path).equals(table)
+
+
+def test_the_run_id_is_the_orchestrators_or_else_the_runs_folder_in_the_output_uri():
+  assert predictions.run_name('2026-12-02T08:00:41', '/out/pipeline/PredictionsWriter/predictions/7') == (
+      '2026-12-02T08:00:41')
+  assert predictions.run_name(None, 'gs://b/root/run-20261202/PredictionsWriter/predictions') == 'run-20261202'

@@ -17,6 +17,7 @@ from conftest import REPO_ROOT, pushed_model_dir, taxi_rows, write_csv
 from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE
 from pipeline.compiled import launcher
 from preprocessing import features
+from test_batch_predictions import assert_signature_scores
 from test_kubeflow_runner import ENV, compile_to
 from test_local_runner import LIBRARY_OUTPUT
 
@@ -70,9 +71,7 @@ def test_the_kfp_spec_runs_here_pushes_a_model_that_scores_and_scores_the_infere
   table = pd.read_csv(predictions['metadata']['csv'], float_precision='round_trip')
   assert f'Predictions: {predictions["metadata"]["csv"]} ({INFERENCE_ROWS} rows' in process.stdout
   assert table['fare'].tolist() == [float(r[header.index('fare')]) for r in held[:INFERENCE_ROWS]]
-  serve = tf.saved_model.load(str(pushed_model_dir(root))).signatures[SERVING_SIGNATURE]
-  direct = serve(**{SERVING_INPUT: tf.constant([to_tf_example(header, r) for r in held[:INFERENCE_ROWS]])})
-  np.testing.assert_allclose(table[PREDICTION_KEY].to_numpy(), direct[PREDICTION_KEY].numpy().ravel(), atol=1e-6)
+  assert_signature_scores(table[PREDICTION_KEY], pushed_model_dir(root), header, held[:INFERENCE_ROWS])
   assert 'Blessing: BLESSED' in process.stdout and f'Pushed model: {root}/serving_model/' in process.stdout
   assert holdout_auc(root, header, held) >= AUC_BAR
   assert [line for line in (process.stdout + process.stderr).splitlines() if LIBRARY_OUTPUT.search(line)] == []

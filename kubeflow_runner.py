@@ -11,6 +11,8 @@ runs this file. The tfx CLI passes no flags, so every flag defaults to an enviro
   --pipeline-root      PIPELINE_ROOT              gs://bucket/path for artifacts and the pushed model (required);
                                                   a local directory compiles for run-local
   --data-root          DATA_ROOT                  directory of CSV files (default: PIPELINE_ROOT/data)
+  --inference-data     INFERENCE_DATA             CSV files (serving columns) that BulkInferrer scores when the run's
+                                                  model is blessed, into PIPELINE_ROOT/predictions/<run id>/
   --image              PIPELINE_IMAGE             image built from ./Dockerfile (default: gcr.io/PROJECT/NAME)
   --project            GOOGLE_CLOUD_PROJECT       GCP project of Dataflow and Vertex AI training jobs
   --region             GOOGLE_CLOUD_REGION        their region
@@ -246,7 +248,9 @@ def cloud_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
       tuner_seconds=args.tuner_seconds,
       tuner_parallel=args.tuner_parallel,
       tuner_on_vertex=tuner_on_vertex(args),
-      serving_endpoint=args.serving_endpoint)
+      serving_endpoint=args.serving_endpoint,
+      inference_data_root=args.inference_data,
+      predictions_root=f'{root}/predictions')
 
 
 def describe(config: config_lib.PipelineConfig, target: str) -> List[str]:
@@ -271,6 +275,9 @@ def describe(config: config_lib.PipelineConfig, target: str) -> List[str]:
     lines.append(f'Pusher: Vertex AI Model Registry in {endpoint.project}/{endpoint.region}, deployed to endpoint '
                  f'{endpoint.name} on {endpoint.min_replicas}-{endpoint.max_replicas} replica(s) of '
                  f'{endpoint.machine_type}, serving image {endpoint.image}.')
+  if config.inference_data_root:
+    lines.append(f'BulkInferrer: scores {config.inference_data_root} with this run\'s model when the Evaluator '
+                 f'blesses it, into {config.predictions_root}/<run id>/predictions.csv (nothing when it does not).')
   lines.append(f'Beam: {" ".join(config.beam_pipeline_args) or "DirectRunner in-process"}')
   return lines
 

@@ -20,6 +20,7 @@ keras_choice.use_tf_keras()
 from pipeline import config as config_lib  # noqa: E402  (after the Keras choice)
 from pipeline import metadata  # noqa: E402
 from pipeline.ingest import input_check  # noqa: E402
+from pipeline.ingest.spans import span_numbers  # noqa: E402
 from pipeline.local import console, exit_codes, executor_worker, process_tuning, run_lock  # noqa: E402
 
 
@@ -54,6 +55,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                            'limit (default: %(default)s)')
   parser.add_argument('--tuner-parallel', type=int, default=1, metavar='K',
                       help='with --tune: K trials at once, a process each, sharing the cores (default: %(default)s)')
+  parser.add_argument('--inference-data', default=None, metavar='DIR',
+                      help='directory of CSV files with the serving columns (no tips) to score after training, '
+                           'into <output-root>/predictions/<run id>/predictions.csv (default: none)')
   parser.add_argument('--beam-workers', type=int, default=1,
                       help='Beam DirectRunner worker processes; 1 runs Beam in this process (default: 1)')
   parser.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME,
@@ -115,6 +119,17 @@ def backfill(config: config_lib.PipelineConfig, spans: List[int], worker: execut
   return None
 
 
+def inference_data_problems(inference_data_root: str) -> List[input_check.Problem]:
+  """What the input check finds wrong with the directory of rows to score (none without one): CSV files directly in
+  it, with the serving columns."""
+  if not inference_data_root:
+    return []
+  if span_numbers(inference_data_root):
+    return [input_check.Problem(inference_data_root, 'holds span-N/ folders: put the CSV files to score directly in '
+                                                     'the directory')]
+  return input_check.check_data_root(inference_data_root, serving=True)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   """Runs the pipeline, prints the run summary and returns the exit code."""
   args = parse_args(argv)
@@ -123,7 +138,8 @@ def main(argv: Optional[List[str]] = None) -> int:
       train_steps=args.train_steps, enable_cache=not args.no_cache, beam_workers=args.beam_workers,
       metadata_uri=args.metadata_uri, accept_drift=args.accept_drift, window=args.window,
       warm_start=args.warm_start, pipeline_name=args.pipeline_name, tune=args.tune, tuner_trials=args.trials,
-      tuner_seconds=args.tuner_seconds, tuner_parallel=args.tuner_parallel)
+      tuner_seconds=args.tuner_seconds, tuner_parallel=args.tuner_parallel,
+      inference_data_root=args.inference_data or '')
   metadata.keep_password_out_of_logs(config.metadata_connection_config)
   try:
     log_path = '' if args.verbose else console.new_log_path(args.output_root)
@@ -134,6 +150,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     problems = input_check.check_data_root(config.data_root)
     if problems:
       out.error(input_check.format_problems(config.data_root, problems))
+      return exit_codes.BAD_INPUT
+    problems = inference_data_problems(config.inference_data_root)
+    if problems:
+      out.error(input_check.format_problems(config.inference_data_root, problems, '--inference-data'))
       return exit_codes.BAD_INPUT
     if log_path:
       out.say(f'Library logs: {log_path} (--verbose shows them here)')

@@ -18,6 +18,7 @@ SETUP_FILE = REPO_ROOT / 'setup.py'
 PIPELINE_NAME = 'taxi-big-tipper'
 DEFAULT_OUTPUT_ROOT = 'outputs'
 METADATA_FILE = 'metadata.db'
+PREDICTIONS_DIR = 'predictions'  # <output-root>/predictions/<run id>/predictions.csv
 DEFAULT_TRAINER_MACHINE = 'n1-standard-4'  # CPU replicas of a multi-worker Trainer without --machine-type.
 SPLIT_BUCKETS = (4, 1)  # ExampleGen's train and eval hash buckets: a fifth of the rows for evaluation,
 MAX_EVAL_ROWS = 10_000  # up to about this many. Evaluation time grows with its rows; its precision barely does.
@@ -168,6 +169,12 @@ class PipelineConfig:
   # Without tune: train with the newest tuned hyperparameters in ML Metadata (local runs), else models/' defaults.
   resolve_hyperparameters: bool = False
   serving_endpoint: ServingEndpoint = dataclasses.field(default_factory=ServingEndpoint)
+  # Batch inference: the CSV files (serving columns) BulkInferrer scores after the Pusher ('': none), and where
+  # <run id>/predictions.csv goes. With fallback_to_pushed_model (local runs: a resolver reads ML Metadata) a run
+  # whose model was not blessed scores with the currently pushed model; else it scores nothing.
+  inference_data_root: str = ''
+  predictions_root: str = ''
+  fallback_to_pushed_model: bool = False
 
 
 def shipped_taxi_data() -> str:
@@ -198,7 +205,8 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
                  beam_workers: int, metadata_uri: Optional[str] = None, accept_drift: bool = False,
                  window: int = 1, warm_start: bool = False, pipeline_name: str = PIPELINE_NAME, tune: bool = False,
                  tuner_trials: int = DEFAULT_TUNER_TRIALS,
-                 tuner_seconds: int = DEFAULT_TUNER_SECONDS, tuner_parallel: int = 1) -> PipelineConfig:
+                 tuner_seconds: int = DEFAULT_TUNER_SECONDS, tuner_parallel: int = 1,
+                 inference_data_root: str = '') -> PipelineConfig:
   """The configuration of a local run whose outputs all live under output_root.
 
   Metadata goes to <output_root>/metadata.db unless metadata_uri names another store (see metadata_config); in
@@ -206,7 +214,8 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
   pipeline_name keeps its runs, cache and lineage apart from other roots'.
   A data root holding span-N/ folders is read span by span, the latest each run. The eval split's share comes
   from the latest span's size (split_buckets). Without tune, the Trainer takes the newest tuned hyperparameters
-  of this pipeline (of this output root's, on a shared store) from ML Metadata.
+  of this pipeline (of this output root's, on a shared store) from ML Metadata. With inference_data_root, its CSV
+  files are scored into <output_root>/predictions/<run id>/.
   """
   output_root = os.path.abspath(output_root)
   own_store = os.path.join(output_root, METADATA_FILE)
@@ -232,6 +241,9 @@ def local_config(data_root: str, output_root: str, train_steps: int, enable_cach
       tuner_seconds=tuner_seconds,
       tuner_parallel=tuner_parallel,
       resolve_hyperparameters=True,
+      inference_data_root=os.path.abspath(inference_data_root) if inference_data_root else '',
+      predictions_root=os.path.join(output_root, PREDICTIONS_DIR),
+      fallback_to_pushed_model=True,
       references_under=os.path.join(output_root, 'pipeline') if shared_store else '')
 
 

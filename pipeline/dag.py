@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from google.protobuf import wrappers_pb2
-from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform, Tuner
+from tfx.components import (BulkInferrer, Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform,
+                            Tuner)
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
 from tfx.dsl.components.common.resolver import Resolver
@@ -23,9 +24,12 @@ from pipeline.evaluation.config import eval_config
 from pipeline.gates.data import DataGate
 from pipeline.gates.drift import DriftGate, ServedDataStatistics
 from pipeline.gates.window import EXAMPLE_GEN, SpanWindow
+from pipeline.inference import data_gate as inference_gate
+from pipeline.inference import model_choice, predictions
 from pipeline.ingest import csv_reading
 from pipeline.ingest import example_gen as native_csv
 from pipeline.ingest.schema_import import CuratedSchemaGen
+from pipeline.ingest.spans import CSV_PATTERN
 from pipeline.serving.pusher import MODEL_NAME_KEY, AtomicPusherExecutor
 from pipeline.tuning import LatestTunedHyperParameters
 from preprocessing import features
@@ -33,6 +37,7 @@ from preprocessing import features
 PREPROCESSING_FN = 'preprocessing.transform.preprocessing_fn'
 RUN_FN = 'models.trainer.run_fn'
 TUNER_FN = 'models.tuner.tuner_fn'
+INFERENCE_SPLIT = 'inference'  # the inference examples' one split.
 # Transform builds the preprocessing_fn as a TF1 graph: on the default data here that takes about 30 % less time
 # than the TF2 path, which traces the function again for each analysis step. Serving is the same.
 TRANSFORM_TF_COMPAT_V1 = True
@@ -95,16 +100,22 @@ def split_config(buckets: Tuple[int, int]) -> example_gen_pb2.Output:
       example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=buckets[1])]))
 
 
-def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
-  """CsvExampleGen over the data root (its latest span, or the span to backfill) with a deterministic split.
-
-  Its executor reads CSV natively (pipeline/ingest/example_gen.py); the digest of that code and of the declared
-  column types is a parameter, so that the cache notices edits to them.
-  """
+def example_gen_code() -> example_gen_pb2.CustomConfig:
+  """The digest of the native CSV reading code and of the declared column types, as an ExampleGen parameter, so
+  that the cache notices edits to them."""
   code = wrappers_pb2.StringValue(value=config_lib.source_digest(
       [Path(module.__file__) for module in (native_csv, csv_reading, features)]))
   custom_config = example_gen_pb2.CustomConfig()
   custom_config.custom_config.Pack(code)
+  return custom_config
+
+
+def create_example_gen(config: config_lib.PipelineConfig) -> BaseNode:
+  """CsvExampleGen over the data root (its latest span, or the span to backfill) with a deterministic split.
+
+  Its executor reads CSV natively (pipeline/ingest/example_gen.py).
+  """
+  custom_config = example_gen_code()
   range_config = None
   if config.backfill_span is not None:
     range_config = range_config_pb2.RangeConfig(static_range=range_config_pb2.StaticRange(
@@ -219,6 +230,51 @@ def create_pusher(config: config_lib.PipelineConfig, trainer: BaseNode, evaluato
   return vertex.Pusher(custom_config=vertex_serving_config(config.serving_endpoint), **inputs)
 
 
+def inference_data_check(config: config_lib.PipelineConfig, schema_gen: BaseNode) -> List[BaseNode]:
+  """The inference data's ExampleGen (one split, input order), its statistics and its gate (SERVING environment)."""
+  example_gen = native_csv.InputOrderCsvExampleGen(
+      input_base=config.inference_data_root,
+      input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name=INFERENCE_SPLIT,
+                                                                              pattern=CSV_PATTERN)]),
+      output_config=example_gen_pb2.Output(), custom_config=example_gen_code()).with_id('InferenceExampleGen')
+  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples']).with_id('InferenceStatisticsGen')
+  gate = inference_gate.InferenceDataGate(statistics=statistics_gen.outputs['statistics'],
+                                          schema=schema_gen.outputs['schema'],
+                                          examples=example_gen.outputs['examples'])
+  return [example_gen, statistics_gen, gate]
+
+
+def batch_inference(config: config_lib.PipelineConfig, example_gen: BaseNode, trainer: BaseNode,
+                    evaluator: BaseNode, pusher: BaseNode) -> List[BaseNode]:
+  """BulkInferrer and the predictions file, after the Pusher.
+
+  With fallback_to_pushed_model, a resolver gives BulkInferrer this run's model when blessed, else the currently
+  pushed model; without (compiled targets: their resolvers cannot read lineage), BulkInferrer scores with this
+  run's model only when the Evaluator blessed it, and writes nothing otherwise.
+  """
+  nodes: List[BaseNode] = []
+  examples = example_gen.outputs['examples']
+  if config.fallback_to_pushed_model:
+    chooser = Resolver(
+        strategy_class=model_choice.InferenceModel,
+        config={'pipeline_name': config.pipeline_name, 'pushed_under': config.references_under},
+        model=Channel(type=Model), candidate=trainer.outputs['model'], blessing=evaluator.outputs['blessing'],
+    ).with_id('inference_model_resolver')
+    chooser.add_upstream_node(pusher)
+    nodes.append(chooser)
+    model = chooser.outputs['model']
+    inferrer = BulkInferrer(examples=examples, model=model)
+  else:
+    model = trainer.outputs['model']
+    inferrer = BulkInferrer(examples=examples, model=model, model_blessing=evaluator.outputs['blessing'])
+    inferrer.add_upstream_node(pusher)
+  writer = predictions.PredictionsWriter(
+      examples=examples, model=model, inference_result=inferrer.outputs['inference_result'],
+      predictions_root=config.predictions_root,
+      code_sha256=config_lib.source_digest([config_lib.REPO_ROOT / 'pipeline' / 'inference']))
+  return nodes + [inferrer, writer]
+
+
 def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   """ExampleGen to Pusher, with the gates before the Trainer and the baseline resolver when configured.
 
@@ -238,6 +294,9 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   if config.backfill_span is not None:
     return nodes
   gates = [data_gate]
+  inference_check = inference_data_check(config, schema_gen) if config.inference_data_root else []
+  nodes += inference_check
+  gates += inference_check[-1:]  # nothing trains, pushes or scores when the rows to score are bad.
   if config.check_drift:
     drift_nodes = drift_check(config, statistics_gen, schema_gen)
     drift_nodes[-1].add_upstream_node(data_gate)  # schema problems are reported first.
@@ -286,7 +345,11 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   evaluator = Evaluator(
       examples=example_gen.outputs['examples'], model=trainer.outputs['model'],
       eval_config=eval_config(config.auc_floor, config.compare_to_baseline), **evaluator_inputs)
-  return nodes + [transform, trainer, evaluator, create_pusher(config, trainer, evaluator)]
+  pusher = create_pusher(config, trainer, evaluator)
+  nodes += [transform, trainer, evaluator, pusher]
+  if inference_check:
+    nodes += batch_inference(config, inference_check[0], trainer, evaluator, pusher)
+  return nodes
 
 
 def create_pipeline(config: config_lib.PipelineConfig) -> Pipeline:

@@ -445,3 +445,33 @@ def test_verbose_compile_shows_what_the_libraries_write(tmp_path):
   assert process.returncode == 0, process.stdout + process.stderr
   assert 'WARNING:absl:' in process.stderr and 'FutureWarning' in process.stderr
   assert process.stdout.splitlines()[-1] == f'Wrote {tmp_path / "pipeline.yaml"}'
+
+
+INFERENCE_WIRING = {
+    'InferenceExampleGen': {},
+    'InferenceStatisticsGen': {'examples': ('InferenceExampleGen', 'examples')},
+    'InferenceDataGate': {'statistics': ('InferenceStatisticsGen', 'statistics'),
+                          'schema': ('CuratedSchemaGen', 'schema'), 'examples': ('InferenceExampleGen', 'examples')},
+    'BulkInferrer': {'examples': ('InferenceExampleGen', 'examples'), 'model': ('Trainer', 'model'),
+                     'model_blessing': ('Evaluator', 'blessing')},
+    'PredictionsWriter': {'examples': ('InferenceExampleGen', 'examples'), 'model': ('Trainer', 'model'),
+                          'inference_result': ('BulkInferrer', 'inference_result')},
+}
+
+
+@pytest.mark.parametrize('target, name', [('kfp', 'pipeline.yaml'), ('vertex', 'pipeline.json')])
+def test_inference_data_adds_bulk_inferrer_on_the_blessed_model_and_the_predictions_writer(target, name, tmp_path):
+  path = compile_to(tmp_path / name, '--target', target, environ={**ENV, 'INFERENCE_DATA': 'gs://bucket/to_score'})
+  text = path.read_text()
+  spec = yaml.safe_load(text) if target == 'kfp' else json.loads(text)['pipelineSpec']
+  found = wiring(spec)
+  assert {task: found[task] for task in INFERENCE_WIRING} == INFERENCE_WIRING
+  assert_outputs_exist(spec)
+  assert set(found) - set(INFERENCE_WIRING) >= set(WIRING)
+  assert 'InferenceDataGate' in spec['root']['dag']['tasks']['Trainer']['dependentTasks']
+  assert 'Pusher' in spec['root']['dag']['tasks']['BulkInferrer']['dependentTasks']
+  assert parameter(spec, 'PredictionsWriter', 'predictions_root') == 'gs://bucket/root/predictions'
+  assert executor_class(spec, 'PredictionsWriter') == 'pipeline.inference.predictions.Executor'
+  assert executor_class(spec, 'InferenceExampleGen') == 'pipeline.ingest.example_gen.InputOrderExecutor'
+  without = wiring(yaml.safe_load(compile_to(tmp_path / 'plain.yaml', '--target', 'kfp').read_text()))
+  assert not set(INFERENCE_WIRING) & set(without)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
@@ -17,10 +18,13 @@ from conftest import REPO_ROOT, pushed_model_dir, taxi_rows, write_csv
 from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, WARMUP_FILE
 from pipeline.compiled import launcher
 from preprocessing.examples import to_tf_example
+from preprocessing import features
+from test_batch_predictions import assert_signature_scores
 from test_kubeflow_runner import ENV, compile_to
 from test_local_runner import LIBRARY_OUTPUT
 
 AUC_BAR = 0.95
+INFERENCE_ROWS = 200  # held-back rows the kfp spec's BulkInferrer scores.
 
 
 @pytest.fixture(scope='module')
@@ -51,22 +55,31 @@ def recorded(pipeline_root, title):
   return [a for a in launcher.recorded_artifacts(str(pipeline_root)) if a['type']['schemaTitle'] == title]
 
 
-def test_the_kfp_spec_runs_here_and_pushes_a_model_that_scores(data, tmp_path):
+def test_the_kfp_spec_runs_here_pushes_a_model_that_scores_and_scores_the_inference_data(data, tmp_path):
   data_root, header, held = data
   root = tmp_path / 'root'
+  serving = [i for i, name in enumerate(header) if name in features.serving_columns()]
+  to_score = write_csv(tmp_path / 'to_score' / 'rows.csv', [header[i] for i in serving],
+                       [[r[i] for i in serving] for r in held[:INFERENCE_ROWS]])
   spec = compile_to(tmp_path / 'pipeline.yaml', '--target', 'kfp', '--pipeline-root', str(root),
-                    '--data-root', str(data_root))
+                    '--data-root', str(data_root), '--inference-data', str(to_score))
   process = run_local(spec, tmp_path / 'work')
   assert process.returncode == 0, process.stdout + process.stderr
   for task in ('CsvExampleGen', 'CuratedSchemaGen', 'StatisticsGen', 'Transform', 'ExampleValidator', 'DataGate',
-               'Trainer', 'Evaluator', 'Pusher'):
+               'Trainer', 'Evaluator', 'Pusher', 'InferenceExampleGen', 'InferenceStatisticsGen', 'InferenceDataGate',
+               'BulkInferrer', 'PredictionsWriter'):
     assert any(line.split()[:2] == [task, 'complete'] for line in process.stdout.splitlines()), task
+  [predictions] = recorded(root, 'tfx.Dataset')
+  table = pd.read_csv(predictions['metadata']['csv'], float_precision='round_trip')
+  assert f'Predictions: {predictions["metadata"]["csv"]} ({INFERENCE_ROWS} rows' in process.stdout
+  assert table['fare'].tolist() == [float(r[header.index('fare')]) for r in held[:INFERENCE_ROWS]]
+  assert_signature_scores(table[PREDICTION_KEY], pushed_model_dir(root), header, held[:INFERENCE_ROWS])
   assert 'Blessing: BLESSED' in process.stdout and f'Pushed model: {root}/serving_model/' in process.stdout
   assert holdout_auc(pushed_model_dir(root), header, held) >= AUC_BAR
   assert [line for line in (process.stdout + process.stderr).splitlines() if LIBRARY_OUTPUT.search(line)] == []
   [log] = re.findall(r'^Log: (\S+) ', process.stdout, re.MULTILINE)  # what the libraries wrote in this process
   assert Path(log).parent == root / 'logs' and Path(log).stat().st_size > 0
-  [examples] = recorded(root, 'tfx.Examples')
+  [examples, _] = recorded(root, 'tfx.Examples')  # the training examples, then the inference examples
   assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
   assert examples['metadata']['input_fingerprint'].startswith('split:single_split,num_files:1,')  # ExampleGen's driver
 

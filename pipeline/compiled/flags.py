@@ -40,6 +40,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser, environ: Mapping[str, st
                            'run-local [PIPELINE_ROOT]')
   parser.add_argument('--data-root', default=environ.get('DATA_ROOT', ''),
                       help='directory of CSV files [DATA_ROOT] (default: PIPELINE_ROOT/data)')
+  parser.add_argument('--inference-data', default=environ.get('INFERENCE_DATA', ''),
+                      help='directory of CSV files with the serving columns to score after a blessed run, into '
+                           'PIPELINE_ROOT/predictions/<run id>/ [INFERENCE_DATA] (default: none)')
   parser.add_argument('--span-folders', action='store_true', default=env_bool(environ, 'SPAN_FOLDERS'),
                       help='the data root holds span-N/ folders: each run ingests the latest [SPAN_FOLDERS]')
   parser.add_argument('--warm-start', action='store_true', default=env_bool(environ, 'WARM_START'),

@@ -60,6 +60,12 @@ def summary_lines(results: List[launcher.TaskResult]) -> List[str]:
   pushed = outputs.get('Pusher', {}).get('pushed_model', [])
   if pushed and pushed[0]['metadata'].get('pushed') == 1:
     lines.append(f'Pushed model: {pushed[0]["metadata"].get("pushed_destination")}')
+  predictions = outputs.get('PredictionsWriter', {}).get('predictions', [])
+  if predictions:
+    written = predictions[0]['metadata']
+    lines.append(f'Predictions: {written["csv"]} ({int(written["rows"])} rows; Parquet beside it), scored by this run\'s '
+                 'model, blessed by its Evaluator' if written.get('rows') else
+                 'Predictions: none written: this run\'s model was not blessed, so BulkInferrer scored nothing')
   return lines
 
 

@@ -16,7 +16,8 @@ from typing import List
 
 from pipeline.gates.base import Gate, GateError  # noqa: F401  (GateError: what every gate raises)
 
-GATE_MODULES = ('pipeline.gates.data', 'pipeline.gates.drift')  # in the order they run.
+# In the order they run; the inference data gate (pipeline/inference/) checks the rows to score, not training data.
+GATE_MODULES = ('pipeline.gates.data', 'pipeline.inference.data_gate', 'pipeline.gates.drift')
 
 
 def all_gates() -> List[Gate]:

@@ -11,6 +11,10 @@ combined over the columns by name), not of its serialized bytes as in TFX: the C
 features in an order that changes from process to process, and the split must not; nor may it change when the same
 rows are cut into other files or blocks. The outputs, artifact properties and lineage are CsvExampleGen's.
 
+InputOrderCsvExampleGen (batch inference) writes every row of the sorted files into its one split, in that order,
+without a split or a shuffle, and records the files it read (INPUT_FILES), so that predictions can be joined back to
+the rows they score.
+
 Writing: on Beam's DirectRunner (local runs, and components in a KFP or Vertex container) TFX's Reshuffle would hold
 every example in memory (4.5 GB at 1.5 M rows), so the executor shuffles on disk instead: each row goes to one of
 SHUFFLE_BUCKETS temporary files by its hash, then each file in turn is read, permuted and appended to the split's
@@ -18,6 +22,7 @@ gzipped TFRecord file. Any other runner (Dataflow, Flink, Spark) gets TFX's Beam
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -47,6 +52,7 @@ OUTPUT_FILE = 'data_tfrecord-00000-of-00001.gz'
 DIRECT_RUNNERS = (None, 'DirectRunner', 'direct', 'BundleBasedDirectRunner', 'SwitchingDirectRunner')
 EXAMPLE_TYPES = {pa.int64(): pa.int64(), pa.float64(): pa.float32(), pa.binary(): pa.binary()}  # FloatList: 32-bit
 EMPTY_CELL_HASH = np.uint64(0x9E3779B97F4A7C15)  # the hash of an empty cell, in a column of any type.
+INPUT_FILES = 'input_files'  # InputOrderCsvExampleGen's Examples: the CSV files read, in order, as a JSON list.
 
 
 def as_value_lists(batch: pa.RecordBatch, empty_columns: FrozenSet[str]) -> pa.RecordBatch:
@@ -266,3 +272,50 @@ class Executor(BaseExampleGenExecutor):
 class ArrowCsvExampleGen(FileBasedExampleGen):
   """CsvExampleGen's parameters, driver (spans, versions) and outputs, with the native executor."""
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+
+def write_in_order(files: Sequence[str], split_dir: str, empty_columns: FrozenSet[str]) -> int:
+  """Writes every row of the CSV files, file after file and row after row, to one gzipped TFRecord file of a split
+  directory; returns the number of rows."""
+  fileio.makedirs(split_dir)
+  rows = 0
+  with tf.io.TFRecordWriter(os.path.join(split_dir, OUTPUT_FILE), options='GZIP') as out:
+    for path in files:
+      for example in serialized_examples(path, empty_columns):
+        out.write(example)
+        rows += 1
+  return rows
+
+
+def input_files(examples: Any) -> List[str]:
+  """The CSV files an InputOrderCsvExampleGen read into an Examples artifact, in the order of its rows."""
+  return json.loads(examples.get_string_custom_property(INPUT_FILES) or '[]')
+
+
+class InputOrderExecutor(Executor):
+  """Writes the rows of one input split's files (sorted by name) in input order, into one output split of the same
+  name; no hash split, no shuffle. Any runner: the rows are written by this process, one after another."""
+
+  def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+         exec_properties: Dict[str, Any]) -> None:
+    """Writes the split and records its input files on the Examples artifact, with TFX's properties."""
+    self._log_startup(input_dict, output_dict, exec_properties)
+    input_config = proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input())
+    if len(input_config.splits) != 1:
+      raise ValueError(f'InputOrderCsvExampleGen reads one input split, not {len(input_config.splits)}')
+    split = input_config.splits[0]
+    files = matching_files(exec_properties['input_base'], split.pattern)
+    examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+    examples.split_names = artifact_utils.encode_split_names([split.name])
+    write_in_order(files, artifact_utils.get_split_uri([examples], split.name), columns_without_values(files))
+    examples.set_string_custom_property(INPUT_FILES, json.dumps(files))
+    examples_utils.set_payload_format(
+        examples, exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        or example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
+    examples_utils.set_file_format(examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+
+
+class InputOrderCsvExampleGen(FileBasedExampleGen):
+  """CsvExampleGen's parameters, driver and outputs; its one split holds the rows in input order (batch inference)."""
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(InputOrderExecutor)

@@ -51,9 +51,10 @@ def layout_problems(data_root: str, spans: List[int]) -> List[Problem]:
   return problems
 
 
-def header_problems(path: str, header: List[str]) -> List[Problem]:
-  """Missing, unexpected and duplicated columns of one file's header."""
-  declared = [f.name for f in features.FEATURES]
+def header_problems(path: str, header: List[str], serving: bool = False) -> List[Problem]:
+  """Missing, unexpected and duplicated columns of one file's header; serving: the columns a model scores (the
+  declared ones without the label source, preprocessing/features.py's serving_columns)."""
+  declared = list(features.serving_columns()) if serving else [f.name for f in features.FEATURES]
   problems = []
   for name in declared:
     if name not in header:
@@ -61,7 +62,10 @@ def header_problems(path: str, header: List[str]) -> List[Problem]:
              if features.feature(name).kind == features.Kind.LABEL_SOURCE else 'required column is missing')
       problems.append(Problem(path, f'{why} (header has: {", ".join(header)})', line=1, column=name))
   for name in header:
-    if name not in declared:
+    if serving and name in {f.name for f in features.by_kind(features.Kind.LABEL_SOURCE)}:
+      problems.append(Problem(path, 'the label source column is not a serving column: leave it out of the data to '
+                                    'score (keep the labels elsewhere)', line=1, column=name))
+    elif name not in declared:
       problems.append(Problem(path, 'unexpected column, not declared in preprocessing/features.py '
                                     'and schema/schema.pbtxt', line=1, column=name))
   for name in sorted({n for n in header if header.count(n) > 1}):
@@ -121,14 +125,14 @@ def read_header(path: str) -> Optional[List[str]]:
     return None
 
 
-def check_file(path: str) -> List[Problem]:
-  """Every problem of one CSV file, or an empty list.
+def check_file(path: str, serving: bool = False) -> List[Problem]:
+  """Every problem of one CSV file, or an empty list; serving: a file of rows to score (see header_problems).
 
   Arrow reads a well-formed file as the declared columns in a fraction of the time that the line-by-line scan
   takes (200 MB: 1 s against 16 s); the scan runs when Arrow cannot, and finds and counts what is wrong.
   """
   first_row = read_header(path)
-  if first_row and not header_problems(path, first_row) and csv_reading.declared_rows(path, first_row):
+  if first_row and not header_problems(path, first_row, serving) and csv_reading.declared_rows(path, first_row):
     return []
   try:
     with open(path, newline='', encoding=csv_reading.TEXT_ENCODING) as f:
@@ -136,7 +140,7 @@ def check_file(path: str) -> List[Problem]:
       header = next(reader, None)
       if header is None:
         return [Problem(path, 'file is empty: no header and no rows')]
-      problems = header_problems(path, header)
+      problems = header_problems(path, header, serving)
       if problems:
         return problems
       problems, rows = row_problems(path, header, ((reader.line_num, row) for row in reader))
@@ -149,10 +153,11 @@ def check_file(path: str) -> List[Problem]:
     return [Problem(path, f'not UTF-8 text: {e.reason} at byte {e.start}')]
 
 
-def check_data_root(data_root: str, spans: Optional[List[int]] = None) -> List[Problem]:
+def check_data_root(data_root: str, spans: Optional[List[int]] = None, serving: bool = False) -> List[Problem]:
   """Every problem of a data root, or an empty list when CsvExampleGen can read it as the declared columns.
 
   With span folders, the files of the given spans are checked (default: the latest span, the one a run ingests).
+  serving: a directory of rows to score, with the serving columns (no label source).
   """
   if not os.path.exists(data_root):
     return [Problem(data_root, 'directory does not exist')]
@@ -170,7 +175,7 @@ def check_data_root(data_root: str, spans: Optional[List[int]] = None) -> List[P
     if not found:
       problems.append(Problem(folder, f'holds no {CSV_PATTERN} file'))
     files += found
-  problems += [p for path in files for p in check_file(path)]
+  problems += [p for path in files for p in check_file(path, serving)]
   first = files[0] if files else ''
   for path in files[1:]:
     if read_header(path) and read_header(first) and read_header(path) != read_header(first):
@@ -179,9 +184,9 @@ def check_data_root(data_root: str, spans: Optional[List[int]] = None) -> List[P
   return problems
 
 
-def format_problems(data_root: str, problems: List[Problem]) -> str:
-  """The error printed before any component runs."""
-  lines = [f'error: --data-root {data_root} cannot be used; nothing was run and nothing was pushed.']
+def format_problems(data_root: str, problems: List[Problem], flag: str = '--data-root') -> str:
+  """The error printed before any component runs, naming the flag that gave the directory."""
+  lines = [f'error: {flag} {data_root} cannot be used; nothing was run and nothing was pushed.']
   lines += [f'  {p}' for p in problems]
   return '\n'.join(lines)
 
@@ -231,10 +236,15 @@ def constraints(schema, columns: Iterable[str]) -> List[Constraint]:
 
 
 def schema_violations(data_root: str, schema, columns: Iterable[str]) -> List[Problem]:
-  """Where the CSV rows break the schema for the given columns: file, first line, value, count and share."""
+  """Where the CSV rows of a data root (its latest span) break the schema for the given columns."""
+  return file_schema_violations(csv_files(data_root), schema, columns)
+
+
+def file_schema_violations(files: Iterable[str], schema, columns: Iterable[str]) -> List[Problem]:
+  """Where the rows of CSV files break the schema for the given columns: file, first line, value, count and share."""
   columns = set(columns)
   problems = []
-  for path in csv_files(data_root):
+  for path in files:
     with open(path, newline='', encoding=csv_reading.TEXT_ENCODING) as f:
       reader = csv.reader(f)
       header = next(reader)

@@ -39,6 +39,9 @@ class RunSummary:
   warm_start: Dict[str, object] = dataclasses.field(default_factory=dict)  # models/trainer.py's record.
   hparams: Dict[str, object] = dataclasses.field(default_factory=dict)  # models/trainer.py's record of them.
   hparams_origin: str = ''  # where tuned ones came from: the Tuner execution and its run.
+  predictions_path: str = ''  # batch inference: the predictions CSV (the Parquet file beside it).
+  prediction_rows: Optional[int] = None  # None: no batch inference in the run.
+  scored_by: str = ''  # which model scored them, in words.
 
   def component(self, node_id: str) -> Optional[metadata.ComponentRun]:
     return next((c for c in self.components if c.node_id == node_id), None)
@@ -150,12 +153,39 @@ def summarize_run(store: metadata.Store, run: metadata.Context) -> RunSummary:
     summary.validation_failures = read_validation_failures(uri)
   if evaluator and evaluator.outputs.get('blessing'):
     summary.blessed = bool(metadata.int_property(evaluator.outputs['blessing'][0], 'blessed'))
+  read_predictions(summary)
   pusher = summary.component('Pusher')
   if pusher and pusher.outputs.get('pushed_model'):
     pushed = pusher.outputs['pushed_model'][0]
     if metadata.int_property(pushed, 'pushed'):
       summary.pushed_path = pushed.custom_properties['pushed_destination'].string_value
   return summary
+
+
+def read_predictions(summary: RunSummary) -> None:
+  """The predictions file, its rows and the model that scored them, from the PredictionsWriter's records."""
+  writer = summary.component('PredictionsWriter')
+  if not writer or not writer.outputs.get('predictions'):
+    return
+  predictions = writer.outputs['predictions'][0]
+  summary.prediction_rows = metadata.int_property(predictions, 'rows') or 0
+  summary.predictions_path = predictions.custom_properties['csv'].string_value if 'csv' in (
+      predictions.custom_properties) else ''
+  model = writer.inputs.get('model', [None])[0]
+  trainer = summary.component('Trainer')
+  trained = trainer.outputs.get('model', [None])[0] if trainer else None
+  if model is not None and trained is not None and model.id == trained.id:
+    summary.scored_by = 'this run\'s model, blessed by its Evaluator'
+  elif model is not None:
+    summary.scored_by = f'the currently pushed model {model.uri} (this run\'s model was not blessed)'
+
+
+def format_predictions(summary: RunSummary) -> str:
+  """One line: where the predictions are, how many rows, which model scored them."""
+  if not summary.prediction_rows:
+    return 'Predictions: none written: this run\'s model was not blessed, so BulkInferrer scored nothing'
+  return (f'Predictions: {summary.predictions_path} ({summary.prediction_rows} rows; Parquet beside it), scored by '
+          f'{summary.scored_by}')
 
 
 def slice_name(key: Tuple[Tuple[str, str], ...]) -> str:
@@ -250,6 +280,8 @@ def format_summary(summary: RunSummary, failure: Optional[BaseException], wall_s
       lines += [f'  - {line}' for line in summary.validation_failures or ['(see the Evaluator output)']]
   if summary.pushed_path:
     lines.append(f'Pushed model: {summary.pushed_path}')
+  if summary.prediction_rows is not None:
+    lines.append(format_predictions(summary))
   if failure is not None:
     lines.append('')
     if isinstance(failure, GateError):

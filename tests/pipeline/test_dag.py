@@ -122,3 +122,35 @@ def test_a_store_other_roots_share_scopes_the_baseline_and_drift_reference_to_th
   shared = resolver_configs('mysql://ml@127.0.0.1:3306/metadata', 'alice')
   assert shared == ({'models_under': root}, {'pipeline_name': 'alice', 'pushed_under': root})
   assert resolver_configs(str(tmp_path / 'team.db'))[1]['pushed_under'] == root
+
+
+INFERENCE_NODES = {'InferenceExampleGen', 'InferenceStatisticsGen', 'InferenceDataGate', 'inference_model_resolver',
+                   'BulkInferrer', 'PredictionsWriter'}
+
+
+def test_without_inference_data_the_dag_has_no_inference_node(tmp_path):
+  assert not INFERENCE_NODES & set(nodes_by_id(create_pipeline(local_test_config(tmp_path))))
+
+
+def test_inference_data_is_gated_before_training_and_scored_after_the_push(tmp_path):
+  config = local_test_config(tmp_path, inference_data_root=str(tmp_path / 'to_score'))
+  plain = set(nodes_by_id(create_pipeline(local_test_config(tmp_path))))
+  nodes = nodes_by_id(create_pipeline(config))
+  assert set(nodes) == plain | INFERENCE_NODES
+  assert nodes['InferenceDataGate'] in nodes['Trainer'].upstream_nodes
+  assert nodes['Pusher'] in nodes['inference_model_resolver'].upstream_nodes
+  assert nodes['BulkInferrer'].inputs['model'] is not nodes['Trainer'].outputs['model']
+  assert 'model_blessing' not in nodes['BulkInferrer'].inputs
+  assert nodes['PredictionsWriter'].exec_properties['predictions_root'] == str(tmp_path / 'out' / 'predictions')
+  input_config = proto_utils.json_to_proto(nodes['InferenceExampleGen'].exec_properties['input_config'],
+                                           example_gen_pb2.Input())
+  assert [(s.name, s.pattern) for s in input_config.splits] == [('inference', '*.csv')]
+
+
+def test_without_lineage_queries_only_this_runs_blessed_model_scores(tmp_path):
+  config = local_test_config(tmp_path, inference_data_root='gs://b/to_score', fallback_to_pushed_model=False)
+  nodes = nodes_by_id(create_pipeline(config))
+  assert 'inference_model_resolver' not in nodes
+  assert nodes['BulkInferrer'].inputs['model'] is nodes['Trainer'].outputs['model']
+  assert nodes['BulkInferrer'].inputs['model_blessing'] is nodes['Evaluator'].outputs['blessing']
+  assert nodes['Pusher'] in nodes['BulkInferrer'].upstream_nodes

@@ -27,16 +27,16 @@ def test_gate_table_lines_up_columns():
 
 def test_every_listed_gate_is_a_node_that_takes_what_it_checks_and_precedes_the_trainer(tmp_path):
   config = config_lib.local_config(data_root=str(tmp_path), output_root=str(tmp_path / 'out'), train_steps=1,
-                                   enable_cache=True, beam_workers=1)
+                                   enable_cache=True, beam_workers=1, inference_data_root=str(tmp_path / 'to_score'))
   nodes = {node.id: node for node in create_pipeline(config).components}
   gates = all_gates()
-  assert [gate.node_id for gate in gates] == ['DataGate', 'DriftGate']
+  assert [gate.node_id for gate in gates] == ['DataGate', 'InferenceDataGate', 'DriftGate']
   for gate in gates:
     assert issubclass(gate.error, GateError) and gate.error.gate_name != GateError.gate_name
     channel = nodes[gate.node_id].inputs[gate.checks_key]
     assert channel.type_name == gate.checks_type
     assert nodes[gate.node_id] in nodes['Trainer'].upstream_nodes
-  assert [gate.required for gate in gates] == [True, False]  # local runs only check drift.
+  assert [gate.required for gate in gates] == [True, False, False]  # with --inference-data; in local runs.
 
 
 @pytest.mark.parametrize('gate', all_gates(), ids=lambda gate: gate.node_id)

@@ -191,3 +191,21 @@ def test_the_same_rows_cut_into_other_files_and_blocks_land_in_the_same_splits(t
     splits[name] = {split: canonical(split_records(tmp_path / f'out-{name}', split)) for split in ('train', 'eval')}
   assert splits['whole'] == splits['cut']
   assert sum(splits['cut']['eval'].values()) > 200
+
+
+def test_input_order_examples_follow_the_sorted_files_then_their_rows(tmp_path):
+  header, rows = taxi_rows()
+  directory = write_csv(tmp_path / 'd' / 'b.csv', header, rows[:7])
+  write_csv(directory / 'a.csv', header, rows[7:10])
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / 'examples')
+  properties = {'input_base': str(directory), 'input_config': json_format.MessageToJson(example_gen_pb2.Input(
+      splits=[example_gen_pb2.Input.Split(name='inference', pattern='*.csv')])), 'output_config': '{}'}
+  example_gen.InputOrderExecutor().Do({}, {'examples': [examples]}, properties)
+  written = [tf.train.Example.FromString(r) for r in tf.data.TFRecordDataset(
+      glob.glob(str(tmp_path / 'examples' / 'Split-inference' / '*')), compression_type='GZIP').as_numpy_iterator()]
+  fares = [e.features.feature['fare'].float_list.value[0] for e in written]
+  expected = [float(r[header.index('fare')]) for r in rows[7:10] + rows[:7]]
+  assert fares == pytest.approx(expected)
+  assert example_gen.input_files(examples) == [str(directory / 'a.csv'), str(directory / 'b.csv')]
+  assert examples.split_names == '["inference"]'

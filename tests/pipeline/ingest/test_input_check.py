@@ -153,3 +153,31 @@ def test_a_byte_order_mark_and_crlf_line_ends_read_like_the_plain_file(tmp_path)
                                                                               ['trip_start_hour'])]
   assert found == [str(p).split('a.csv', 1)[1] for p in input_check.schema_violations(
       str(tmp_path / 'plain2'), schema, ['trip_start_hour'])] and found
+
+
+def serving_rows(rows=20):
+  header, body = taxi_rows()
+  tips = header.index('tips')
+  return header[:tips] + header[tips + 1:], [r[:tips] + r[tips + 1:] for r in body[:rows]]
+
+
+def test_rows_to_score_have_the_serving_columns(tmp_path):
+  header, rows = serving_rows()
+  assert input_check.check_data_root(str(write_csv(tmp_path / 'd' / 'a.csv', header, rows)), serving=True) == []
+  problems = [str(p) for p in input_check.check_data_root(str(tmp_path / 'd'))]
+  assert any("column 'tips': the label source column is missing" in p for p in problems)
+
+
+def test_rows_to_score_with_the_label_source_or_a_missing_column_are_refused(tmp_path):
+  header, rows = taxi_rows()
+  problems = [str(p) for p in input_check.check_data_root(
+      str(write_csv(tmp_path / 'd' / 'a.csv', header, rows[:20])), serving=True)]
+  assert problems == [f"{tmp_path / 'd' / 'a.csv'} line 1, column 'tips': the label source column is not a serving "
+                      'column: leave it out of the data to score (keep the labels elsewhere)']
+  header, rows = serving_rows()
+  fare = header.index('fare')
+  problems = [str(p) for p in input_check.check_data_root(str(write_csv(
+      tmp_path / 'e' / 'a.csv', header[:fare] + header[fare + 1:], [r[:fare] + r[fare + 1:] for r in rows])),
+      serving=True)]
+  assert len(problems) == 1 and "column 'fare': required column is missing" in problems[0]
+  assert input_check.format_problems('DIR', [], '--inference-data').startswith('error: --inference-data DIR ')

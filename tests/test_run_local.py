@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 from benchmarks.holdout import big_tipper, is_holdout
 from conftest import REPO_ROOT, pushed_model_dir, taxi_rows, write_csv
-from models.contract import PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, WARMUP_FILE
+from models.contract import HPARAMS_FILE, PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, WARMUP_FILE
 from pipeline.compiled import launcher
 from preprocessing.examples import to_tf_example
 from preprocessing import features
@@ -123,28 +123,40 @@ def test_a_remote_pipeline_root_is_refused_with_what_to_do(tmp_path):
   assert 'pipeline root gs://bucket/taxi is remote: compile with a local --pipeline-root' in process.stderr
 
 
-def test_a_trainer_compiled_as_a_vertex_custom_job_trains_here_and_shows_the_request(tmp_path):
+def custom_job_pools(root, task):
+  """The worker pools of the custom job a task would have created (run-local wrote the checked request)."""
+  [request_file] = root.glob(f'run-local/*/{task}/vertex_custom_job.json')
+  return json.loads(request_file.read_text())['custom_job']['job_spec']['worker_pool_specs']
+
+
+def test_a_trainer_and_tuner_compiled_as_vertex_custom_jobs_run_here_and_show_their_requests(tmp_path):
   header, rows = taxi_rows()
   data_root = write_csv(tmp_path / 'data' / 'data.csv', header, rows[:3000])
   root = tmp_path / 'root'
-  spec = compile_to(tmp_path / 'pipeline.yaml', '--target', 'kfp', '--pipeline-root', str(root), '--data-root',
+  spec = compile_to(tmp_path / 'pipeline.json', '--target', 'vertex', '--pipeline-root', str(root), '--data-root',
                     str(data_root), '--train-steps', '200', '--accelerator', 'NVIDIA_TESLA_T4', '--machine-type',
-                    'n1-standard-8', '--trainer-replicas', '2', '--project', 'my-project', '--region', 'us-central1')
+                    'n1-standard-8', '--trainer-replicas', '2', '--project', 'my-project', '--region', 'us-central1',
+                    '--tune', '--tuner-trials', '2', '--tuner-parallel', '2')
   process = run_local(spec, tmp_path / 'work')
   assert process.returncode == 0, process.stdout + process.stderr
-  assert 'Trainer: trained here; the Vertex AI custom job it would create in projects/my-project/locations/' \
-         'us-central1 (checked against aiplatform_v1.CustomJob, not sent' in process.stdout
-  [request_file] = root.glob('run-local/*/Trainer/vertex_custom_job.json')
-  request = json.loads(request_file.read_text())
-  pools = request['custom_job']['job_spec']['worker_pool_specs']
+  for task, done in (('Trainer', 'trained here'), ('Tuner', 'tuned here, its trials one at a time')):
+    assert f'{task}: {done}; the Vertex AI custom job it would create in projects/my-project/locations/' \
+           'us-central1 (checked against aiplatform_v1.CustomJob, not sent' in process.stdout
   machine = {'machine_type': 'n1-standard-8', 'accelerator_type': 'NVIDIA_TESLA_T4', 'accelerator_count': 1}
+  pools = custom_job_pools(root, 'Trainer')
   assert [(p['machine_spec'], p['replica_count']) for p in pools] == [(machine, '1'), (machine, '1')]
   assert {p['container_spec']['image_uri'] for p in pools} == {'img:1'}
   command = pools[0]['container_spec']['command']
   assert command[:3] == ['python', '-m', 'tfx.scripts.run_executor']
   assert command[command.index('--executor_class_path') + 1] == 'tfx.components.trainer.executor.GenericExecutor'
+  tuner_pools = custom_job_pools(root, 'Tuner')  # a chief and a worker, each running trials: 2 at a time on Vertex.
+  assert [(p['machine_spec'], p['replica_count']) for p in tuner_pools] == [(machine, '1'), (machine, '1')]
+  [best] = recorded(root, 'tfx.HyperParameters')
   [model] = recorded(root, 'tfx.Model')
   assert (Path(model['uri']) / 'Format-Serving' / 'saved_model.pb').is_file()
+  trained_with = json.loads((Path(model['uri']) / HPARAMS_FILE).read_text())
+  tuned = json.loads((Path(best['uri']) / 'best_hyperparameters.txt').read_text())['values']
+  assert trained_with['source'] == 'tuned' and trained_with['tuned_values'] == tuned
 
 
 def test_the_custom_job_check_refuses_what_vertex_would():

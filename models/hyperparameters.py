@@ -2,7 +2,7 @@
 
 Every searched hyperparameter is a declaration whose default is HParams' own, so an untuned run and trial 0 of a
 search train the same model. The deep tower is searched as a width and a depth: layer i has width / 2**i units
-(at least MIN_UNITS), which is how the default (128, 64, 32) is shaped. The embedding cap is searched up to the
+(at least MIN_UNITS): (128, 64, 32) is width 128, depth 3. The embedding cap is searched up to the
 widest embedding the rule in models/model.py gives any feature whose cardinality is declared in
 preprocessing/features.py. Each cross declared there is searched as whether the model uses it (on this sample's
 few thousand rows, the wide crosses of thousands of hash buckets mostly learn noise). Their hash-bucket counts are

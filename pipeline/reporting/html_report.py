@@ -120,7 +120,7 @@ def hyperparameters_section(summary: run_summary.RunSummary) -> str:
       '<h2>Hyperparameters</h2>',
       f'<p>Source: {esc(run_summary.hparams_source(record, summary.hparams_origin))}</p>',
       f'<p class="muted">The Tuner\'s values: <code>{esc(tuned)}</code></p>' if tuned else '',
-      table(('hyperparameter', 'value'), record['hparams'].items())])
+      table(('hyperparameter', 'value'), [(k, run_summary.hparam_text(v)) for k, v in record['hparams'].items()])])
 
 
 def metrics_rows(frame) -> List[List[object]]:

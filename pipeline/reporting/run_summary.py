@@ -237,9 +237,14 @@ def hparams_source(record: Dict[str, object], origin: str) -> str:
   return source + (f'; overridden: {", ".join(record["overrides"])}' if record.get('overrides') else '')
 
 
+def hparam_text(value: object) -> str:
+  """A hyperparameter's value for people: a list as [a, b] without quotes, anything else as str() gives it."""
+  return f'[{", ".join(str(v) for v in value)}]' if isinstance(value, (list, tuple)) else str(value)
+
+
 def format_hparams(record: Dict[str, object], origin: str) -> str:
   """One line: the hyperparameters the model trained with and where they came from."""
-  values = '  '.join(f'{k}={v}' for k, v in record['hparams'].items())
+  values = '  '.join(f'{k}={hparam_text(v)}' for k, v in record['hparams'].items())
   return f'Hyperparameters ({hparams_source(record, origin)}): {values}'
 
 

@@ -84,7 +84,7 @@ def test_the_run_report_is_self_contained_and_renders_the_metrics_in_chromium(e2
   assert 'Data anomalies</h2><p class="ok">None.' in dom
   assert '<h2>Hyperparameters</h2><p>Source: the defaults declared in models/</p>' in dom  # nothing tuned
   for name, value in first_run.hparams['hparams'].items():
-    assert f'<tr><td>{name}</td><td>{html_report.esc(value)}</td></tr>' in dom, name
+    assert f'<tr><td>{name}</td><td>{html_report.esc(run_summary.hparam_text(value))}</td></tr>' in dom, name
   model = first_run.component('Trainer').outputs['model'][0]
   assert f'The pushed model: Model {model.id}' in dom and model.uri in dom
   shot = tmp_path / 'shot.png'

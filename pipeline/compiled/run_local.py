@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from pipeline import config as config_lib
+from pipeline import inference
 from pipeline.compiled import image, launcher
 from pipeline.compiled import spec as spec_lib
 from pipeline.gates import all_gates
@@ -63,9 +64,8 @@ def summary_lines(results: List[launcher.TaskResult]) -> List[str]:
   predictions = outputs.get('PredictionsWriter', {}).get('predictions', [])
   if predictions:
     written = predictions[0]['metadata']
-    lines.append(f'Predictions: {written["csv"]} ({int(written["rows"])} rows; Parquet beside it), scored by this run\'s '
-                 'model, blessed by its Evaluator' if written.get('rows') else
-                 'Predictions: none written: this run\'s model was not blessed, so BulkInferrer scored nothing')
+    lines.append(inference.predictions_line(written.get('csv', ''), int(written.get('rows') or 0),
+                                            inference.SCORED_BY_THIS_RUN))
   return lines
 
 

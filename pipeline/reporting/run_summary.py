@@ -13,7 +13,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from models.contract import HPARAMS_FILE, WARM_START_FILE
-from pipeline import metadata
+from pipeline import inference, metadata
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import metric_names
 from pipeline.gates.base import Anomaly, GateError, format_table
@@ -175,17 +175,14 @@ def read_predictions(summary: RunSummary) -> None:
   trainer = summary.component('Trainer')
   trained = trainer.outputs.get('model', [None])[0] if trainer else None
   if model is not None and trained is not None and model.id == trained.id:
-    summary.scored_by = 'this run\'s model, blessed by its Evaluator'
+    summary.scored_by = inference.SCORED_BY_THIS_RUN
   elif model is not None:
     summary.scored_by = f'the currently pushed model {model.uri} (this run\'s model was not blessed)'
 
 
 def format_predictions(summary: RunSummary) -> str:
   """One line: where the predictions are, how many rows, which model scored them."""
-  if not summary.prediction_rows:
-    return 'Predictions: none written: this run\'s model was not blessed, so BulkInferrer scored nothing'
-  return (f'Predictions: {summary.predictions_path} ({summary.prediction_rows} rows; Parquet beside it), scored by '
-          f'{summary.scored_by}')
+  return inference.predictions_line(summary.predictions_path, summary.prediction_rows or 0, summary.scored_by)
 
 
 def slice_name(key: Tuple[Tuple[str, str], ...]) -> str:

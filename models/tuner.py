@@ -206,11 +206,12 @@ def train_and_validate(values: Mapping[str, Any], train_files: List[str], transf
   hparams = hyperparameters.to_hparams(values)
   tf_transform_output = tft.TFTransformOutput(transform_graph_path)
   files = record_files(train_files)
+  sizes = cardinalities(tf_transform_output)
   aucs = []
   for fold in range(folds):
     keras.backend.clear_session()
     keras.utils.set_random_seed(hparams.seed)
-    model = build_model(cardinalities(tf_transform_output), hparams)
+    model = build_model(sizes, hparams)
     model.fit(part_dataset(files, tf_transform_output, hparams, fold, validation=False), steps_per_epoch=train_steps,
               epochs=1, verbose=2)
     metrics = model.evaluate(part_dataset(files, tf_transform_output, hparams, fold, validation=True), verbose=2,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Mapping, Tuple
+from typing import Dict, Mapping, Optional, Tuple, Union
 
 import tensorflow as tf
 import tf_keras as keras
@@ -74,13 +74,28 @@ def embedding_dim(cardinality: int, max_dim: int) -> int:
   return max(2, min(max_dim, int(round(6 * cardinality ** 0.25))))
 
 
-def build_model(cardinalities: Mapping[str, int], hparams: HParams = HParams()) -> keras.Model:
+def learning_rate(hparams: HParams,
+                  decay_steps: Optional[int]) -> Union[float, keras.optimizers.schedules.LearningRateSchedule]:
+  """hparams.learning_rate falling to zero along a cosine over decay_steps steps, or constant without decay_steps.
+
+  The decay is what makes a trained model depend on its data rather than on where the last steps happened to leave
+  it: with a constant rate, models of two seeds differed in AUC by up to 0.003; decayed, by 0.0003 (and the mean was
+  higher; README, Tuning).
+  """
+  if not decay_steps:
+    return hparams.learning_rate
+  return keras.optimizers.schedules.CosineDecay(hparams.learning_rate, decay_steps)
+
+
+def build_model(cardinalities: Mapping[str, int], hparams: HParams = HParams(),
+                decay_steps: Optional[int] = None) -> keras.Model:
   """A compiled wide & deep binary classifier taking the transformed features by key (the crosses that
   hparams.crosses leaves out are inputs it does not use).
 
   Args:
     cardinalities: number of distinct ids of every categorical transformed feature.
     hparams: model and optimiser settings.
+    decay_steps: the steps it will train for, over which the learning rate decays (None: a constant rate).
   """
   inputs: Dict[str, keras.Input] = {}
   deep, wide = [], []
@@ -108,7 +123,7 @@ def build_model(cardinalities: Mapping[str, int], hparams: HParams = HParams()) 
   logit = keras.layers.Add(name='logit')([keras.layers.Dense(1, name='deep_logit')(hidden)] + wide)
   probability = keras.layers.Activation('sigmoid', name=PREDICTION_KEY)(logit)
   model = WideAndDeep(inputs=inputs, outputs=probability, name='wide_and_deep')
-  model.compile(optimizer=keras.optimizers.Adam(hparams.learning_rate),
+  model.compile(optimizer=keras.optimizers.Adam(learning_rate(hparams, decay_steps)),
                 loss=keras.losses.BinaryCrossentropy(),
                 metrics=[keras.metrics.AUC(name='auc'), keras.metrics.BinaryAccuracy(name='accuracy')])
   # The optimizer's variables now, not in the first step: a tf.function that creates variables is traced twice.

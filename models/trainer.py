@@ -191,7 +191,7 @@ def run_fn(fn_args: FnArgs) -> None:
       input_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, hparams))
   saved = load_saved_entries(fn_args.base_model)
   with strategy.scope():
-    model = build_model(cardinalities(tf_transform_output), hparams)
+    model = build_model(cardinalities(tf_transform_output), hparams, decay_steps=fn_args.train_steps)
   tokens = vocabularies(tf_transform_output)
   warm = start_from(model, saved, tokens) if saved else None
   absl.logging.info('Training %d steps of batch %d (%d replica(s))', fn_args.train_steps, hparams.batch_size,

@@ -211,7 +211,7 @@ def train_and_validate(values: Mapping[str, Any], train_files: List[str], transf
   for fold in range(folds):
     keras.backend.clear_session()
     keras.utils.set_random_seed(hparams.seed)
-    model = build_model(sizes, hparams)
+    model = build_model(sizes, hparams, decay_steps=train_steps)
     model.fit(part_dataset(files, tf_transform_output, hparams, fold, validation=False), steps_per_epoch=train_steps,
               epochs=1, verbose=2)
     metrics = model.evaluate(part_dataset(files, tf_transform_output, hparams, fold, validation=True), verbose=2,

@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from models.model import PREDICTION_KEY, HParams, WideAndDeep, build_model, embedding_dim
+from models.model import PREDICTION_KEY, HParams, WideAndDeep, build_model, embedding_dim, learning_rate
 from preprocessing import features
 from preprocessing.features import Output
 
@@ -44,6 +44,26 @@ def test_training_lowers_the_loss_without_nans():
   assert after < before * 0.8
   probabilities = model.predict(synthetic_batch(256, seed=1)[0], verbose=0)
   assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+def test_learning_rate_decays_to_zero_over_the_training_steps():
+  hparams = HParams(learning_rate=0.01)
+  assert learning_rate(hparams, None) == 0.01
+  schedule = learning_rate(hparams, 400)
+  assert abs(float(schedule(0)) - 0.01) < 1e-9
+  assert 0.0049 < float(schedule(200)) < 0.0051
+  assert float(schedule(400)) == 0.0
+
+
+def test_the_last_step_of_training_takes_the_decayed_rate():
+  hparams = HParams(batch_size=64)
+  model = build_model(cardinalities(), hparams, decay_steps=8)
+  x, y = synthetic_batch(512)
+  model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+  assert int(model.optimizer.iterations) == 8
+  last_rate = float(model.optimizer.learning_rate)  # the rate of the last step, step 7.
+  assert abs(last_rate - float(learning_rate(hparams, 8)(7))) < 1e-9
+  assert last_rate < 0.05 * hparams.learning_rate
 
 
 def test_hparams_from_config_ignores_unknown_keys():

@@ -22,14 +22,14 @@ class HParams:
   The defaults are the winner of `python -m benchmarks.search_defaults` (40 trials of models/hyperparameters.py's
   space, seeded with `seed`, on the shipped sample less its held-back rows; README, Tuning).
   """
-  hidden_units: Tuple[int, ...] = (128,)
+  hidden_units: Tuple[int, ...] = (64,)
   # The declared crosses the model uses; Transform makes them all.
-  crosses: Tuple[str, ...] = ('payment_x_fare', 'hour_x_weekday', 'pickup_x_dropoff_cell')
-  max_embedding_dim: int = 16
-  dropout: float = 0.0
+  crosses: Tuple[str, ...] = ('payment_x_fare',)
+  max_embedding_dim: int = 44
+  dropout: float = 0.5
   l2: float = 1e-2  # on embedding and wide weights.
-  learning_rate: float = 1e-2
-  batch_size: int = 256
+  learning_rate: float = 1e-2  # at the first step; it decays to zero over the training steps (learning_rate()).
+  batch_size: int = 64
   seed: int = 42  # weights, dropout and shuffling: reruns on the same data train the same model.
 
   def __post_init__(self):

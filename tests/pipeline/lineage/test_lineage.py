@@ -140,7 +140,8 @@ def test_diff_names_changed_data_parameters_outputs_metrics_and_blessing(first_r
       trainer, parameters={**trainer.parameters, 'train_args': '{"num_steps": 7}'},
       outputs={**trainer.outputs, 'model': [metadata_store_pb2.Artifact(id=999, type='Model')]})
   changed_gen = dataclasses.replace(example_gen, parameters={**example_gen.parameters, 'input_base': '/other'})
-  hparams = {**first_run.hparams, 'hparams': {**first_run.hparams['hparams'], 'dropout': 0.5}}
+  dropout = HParams().dropout + 0.125  # another value than the defaults', whatever they are.
+  hparams = {**first_run.hparams, 'hparams': {**first_run.hparams['hparams'], 'dropout': dropout}}
   auc = first_run.metrics[()]['auc']
   slice_key = next(k for k in first_run.metrics if k)
   metrics = {**first_run.metrics, (): {**first_run.metrics[()], 'auc': auc - 0.25},
@@ -153,7 +154,7 @@ def test_diff_names_changed_data_parameters_outputs_metrics_and_blessing(first_r
   assert [(c.what, c.b) for c in diff.inputs] == [('CsvExampleGen.input_base', '/other')]
   assert [(c.what, c.a, c.b) for c in diff.parameters] == [
       ('Trainer.train_args.num_steps', str(E2E_TRAIN_STEPS), '7'),
-      ('Trainer.hyperparameters.dropout', str(HParams().dropout), '0.5')]
+      ('Trainer.hyperparameters.dropout', str(HParams().dropout), str(dropout))]
   assert [(c.what, c.b) for c in diff.outputs] == [('Trainer.model', 'Model 999')]
   assert [(m.slice, m.metric) for m in diff.metrics] == [
       ('overall', 'auc'), (run_summary.slice_name(slice_key), 'example_count')]

@@ -68,5 +68,6 @@ def test_parallel_trials_are_the_trials_of_a_sequential_search(train_inputs, tmp
 
 def test_a_failing_parallel_trial_stops_the_search_naming_it(train_inputs, tmp_path):
   search = tuner.create_tuner(str(tmp_path), trials=2, seconds=0, parallel=2)
-  with pytest.raises(keras_tuner.errors.FatalError, match=r'trial 0 failed: ValueError'):
+  # Both trials fail; whichever process ends first is the one named.
+  with pytest.raises(keras_tuner.errors.FatalError, match=r'trial [01] failed: ValueError'):
     search.search(**{**train_inputs, 'transform_graph_path': str(tmp_path / 'no_such_graph')})

@@ -30,8 +30,8 @@ class HParams:
   l2: float = 1e-2  # on embedding and wide weights.
   learning_rate: float = 1e-2  # at the first step; it decays to zero over the training steps (learning_rate()).
   batch_size: int = 64
-  # Weights, dropout and shuffling: reruns on the same data train the same model, up to the order of TensorFlow's
-  # threaded float sums (their AUCs differ in the fourth decimal).
+  # Weights, dropout and shuffling: reruns on the same data train the same model, up to the fourth decimal of its AUC
+  # (most likely the order of TensorFlow's threaded float sums).
   seed: int = 42
 
   def __post_init__(self):

@@ -89,9 +89,11 @@ def rows_on(progress: Optional[console.Console]) -> Callable[[str, str, Optional
 
 
 def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.ExecutorWorker,
-                 progress: Optional[console.Console] = None) -> Optional[Exception]:
+                 progress: Optional[console.Console] = None, last: bool = False) -> Optional[Exception]:
   """Runs the pipeline once, independent components at the same time, and prints on progress, when given, a row as
-  each component starts and ends (under the run's heading, but for a backfill); returns what stopped it, or None."""
+  each component starts and ends (under the run's heading, but for a backfill); returns what stopped it, or None.
+
+  last: no run after this one needs the worker, which stops once nothing left can run beside another component."""
   from pipeline.dag import create_pipeline  # pylint: disable=g-import-not-at-top
   from pipeline.local.concurrent_runner import ConcurrentDagRunner  # pylint: disable=g-import-not-at-top
   from pipeline.reporting.run_summary import format_header  # pylint: disable=g-import-not-at-top
@@ -99,7 +101,7 @@ def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.Exec
   if progress is not None and config.backfill_span is None:
     progress.say(format_header(run_id))
   try:
-    ConcurrentDagRunner(worker, run_id, rows_on(progress)).run(create_pipeline(config))
+    ConcurrentDagRunner(worker, run_id, rows_on(progress), retire_worker=last).run(create_pipeline(config))
     return None
   except Exception as e:  # pylint: disable=broad-except
     return e
@@ -186,7 +188,7 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
         out.error(input_check.format_problems(config.data_root, problems))
         return exit_codes.BAD_INPUT
       progress = None if args.verbose else out
-      failure = backfill(config, spans, worker, out, progress) or run_pipeline(config, worker, progress)
+      failure = backfill(config, spans, worker, out, progress) or run_pipeline(config, worker, progress, last=True)
       if failure is not None:
         out.to_log(''.join(traceback.format_exception(type(failure), failure, failure.__traceback__)).rstrip())
       summary = run_summary.summarize_latest_run(store, config)

@@ -6,7 +6,7 @@ import datetime
 import math
 import os
 import platform
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
@@ -96,6 +96,52 @@ def cold_run_table(results: Sequence[RunResult], sizes: Sequence[float]) -> Tabl
     rows.append(row(f'{name} rows/s', lambda r, n=name: rows_per_second(r.rows, r.components.get(n)), 0))
   rows.append(row('holdout AUC', lambda r: r.auc, 4, with_ratio=False))
   rows.append(row('exit code', lambda r: r.measured.returncode, 0, with_ratio=False))
+  return header, rows
+
+
+def extrapolate(rows: int, smaller: Tuple[int, float], larger: Tuple[int, float]) -> float:
+  """Seconds at rows, on the line through (rows, seconds) at two smaller sizes; never below the larger size's.
+
+  A component whose time does not grow with the data (the Trainer's fixed steps) stays where it was.
+  """
+  (rows_a, seconds_a), (rows_b, seconds_b) = smaller, larger
+  slope = (seconds_b - seconds_a) / (rows_b - rows_a) if rows_b != rows_a else 0.0
+  return seconds_b + max(slope, 0.0) * (rows - rows_b)
+
+
+def template_estimate(rows: int, template_runs: Sequence[RunResult]) -> Tuple[Dict[str, float], Optional[float]]:
+  """The template's seconds per component and wall clock at rows, extrapolated from its two largest runs (None
+  without two); its wall clock is the sum of its components (it runs them one after another) plus its overhead."""
+  runs = sorted(template_runs, key=lambda r: r.rows)[-2:]
+  if len(runs) < 2:
+    return {}, None
+  smaller, larger = runs
+  components = {name: extrapolate(rows, (smaller.rows, smaller.components.get(name, 0.0)), (larger.rows, seconds))
+                for name, seconds in larger.components.items()}
+  overhead = larger.measured.seconds - sum(larger.components.values())
+  return components, sum(components.values()) + overhead
+
+
+def ours_only_table(ours: RunResult, template_runs: Sequence[RunResult]) -> Table:
+  """A size only this pipeline ran at: its seconds and rows/s per component, beside the template's seconds
+  estimated from its two largest runs (extrapolate), then wall clock, peak memory and AUC."""
+  estimated, estimated_wall = template_estimate(ours.rows, template_runs)
+  basis = ', '.join(size_label(r.size) for r in sorted(template_runs, key=lambda r: r.rows)[-2:])
+  label = size_label(ours.size)
+  header = ['', f'ours {label}', f'ours {label} rows/s', f'template {label}, estimated from {basis}', 'ratio']
+  rows = []
+  for name in ordered_components([ours] + list(template_runs)):
+    seconds = ours.components.get(name)
+    rows.append([f'{name} (s)', fmt(seconds), fmt(rows_per_second(ours.rows, seconds), 0),
+                 fmt(estimated.get(name)), fmt_ratio(ratio(seconds, estimated.get(name)))])
+  rows.append(['**wall clock (s)**', fmt(ours.measured.seconds), fmt(rows_per_second(ours.rows, ours.measured.seconds),
+                                                                     0),
+               fmt(estimated_wall), fmt_ratio(ratio(ours.measured.seconds, estimated_wall))])
+  rows.append(['peak memory (MB)', fmt(ours.measured.peak_rss_bytes / 2**20, 0), '', '-', ''])
+  rows.append(['peak memory during', ours.peak_component or 'no component', '', '', ''])
+  rows.append(['rows', fmt(ours.rows, 0), '', '', ''])
+  rows.append(['holdout AUC', fmt(ours.auc, 4), '', '', ''])
+  rows.append(['exit code', str(ours.measured.returncode), '', '', ''])
   return header, rows
 
 

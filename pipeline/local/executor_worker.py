@@ -90,6 +90,7 @@ class ExecutorWorker:
     self._process.start()
     child.close()
     self._ready = False
+    self._closed = False
 
   @property
   def pid(self) -> int:
@@ -97,7 +98,7 @@ class ExecutorWorker:
 
   def ready(self) -> bool:
     """Whether the worker is alive and has loaded its libraries; never waits."""
-    if not self._process.is_alive():
+    if self._closed or not self._process.is_alive():
       return False
     if not self._ready and self._connection.poll():
       self._ready = self._connection.recv()[0] == READY
@@ -117,7 +118,8 @@ class ExecutorWorker:
     return execution_result_pb2.ExecutorOutput.FromString(payload)
 
   def close(self) -> None:
-    """Stops the worker, busy or not."""
+    """Stops the worker, busy or not; once stopped, it is never ready."""
+    self._closed = True
     self._connection.close()
     self._process.kill()
     self._process.join()

@@ -165,6 +165,27 @@ def test_cold_run_table_has_components_ratios_and_throughput():
   assert by_label['holdout AUC'] == ['0.9600', '0.9600', '']
 
 
+def test_extrapolation_follows_the_line_through_the_two_largest_sizes_and_never_falls():
+  assert tables.extrapolate(1000, (10, 5.0), (100, 50.0)) == pytest.approx(500.0)
+  assert tables.extrapolate(1000, (10, 40.0), (100, 38.0)) == 38.0  # fixed work (the Trainer's steps) stays
+
+
+def test_a_size_only_ours_ran_at_is_set_beside_the_templates_estimate():
+  templates = [fake_result(results.TEMPLATE, size, seconds, {'CsvExampleGen': seconds - 20.0, 'Trainer': 15.0})
+               for size, seconds in ((1.0, 30.0), (10.0, 120.0), (100.0, 1020.0))]
+  for run, rows in zip(templates, (1000, 10_000, 100_000)):
+    run.rows = rows
+  ours = fake_result(results.OURS, 1000.0, 900.0, {'CsvExampleGen': 500.0, 'Trainer': 10.0})
+  ours.rows = 1_000_000
+  header, rows = tables.ours_only_table(ours, templates)
+  assert header == ['', 'ours 1000x', 'ours 1000x rows/s', 'template 1000x, estimated from 10x, 100x', 'ratio']
+  by_label = {row[0]: row[1:] for row in rows}
+  assert by_label['CsvExampleGen (s)'] == ['500.0', '2,000', '10,000.0', '0.05x']  # 1000 s per 100,000 rows
+  assert by_label['Trainer (s)'] == ['10.0', '100,000', '15.0', '0.67x']
+  assert by_label['**wall clock (s)**'] == ['900.0', '1,111', '10,020.0', '0.09x']  # + the 5 s of overhead at 100x
+  assert by_label['peak memory (MB)'][0] == '1,024'
+
+
 def test_the_component_at_a_moment_is_the_one_running_then():
   spans = {'CsvExampleGen': (100.0, 110.0), 'DataGate': (110.0, 110.5), 'Transform': (111.0, 130.0)}
   assert measure.component_at(spans, 105.0) == 'CsvExampleGen'

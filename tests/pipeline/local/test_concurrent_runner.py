@@ -1,10 +1,12 @@
-"""The concurrent runner: dependencies, two nodes at once, which failure is raised, where executors run, what it
-reports as nodes start and end."""
+"""The concurrent runner: dependencies, two nodes at once, which failure is raised, where executors run, when the
+worker stops, what it reports as nodes start and end."""
 import concurrent.futures
+import logging
 import os
 import threading
 import time
 
+import psutil
 import pytest
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_component, executor_spec
@@ -13,7 +15,9 @@ from tfx.types import channel, component_spec, standard_artifacts
 
 from conftest import PidWritingExecutor, execution
 from pipeline.gates.data import DataValidationError
-from pipeline.local.concurrent_runner import ConcurrentDagRunner, ExecutorLanes, run_in_dependency_order
+from pipeline.local import executor_worker
+from pipeline.local.concurrent_runner import (ConcurrentDagRunner, ExecutorLanes, all_upstream, any_side_by_side,
+                                              run_in_dependency_order)
 
 DIAMOND = {'a': set(), 'b': {'a'}, 'c': {'a'}, 'd': {'b', 'c'}}
 ORDER = ['a', 'b', 'c', 'd']
@@ -89,6 +93,49 @@ def test_an_executor_runs_in_the_worker_while_another_runs_here(worker, tmp_path
   assert started['second'] < ended['first']  # side by side
 
 
+def test_every_node_upstream_of_another_directly_or_not_is_found():
+  assert all_upstream(DIAMOND) == {'a': set(), 'b': {'a'}, 'c': {'a'}, 'd': {'a', 'b', 'c'}}
+
+
+def test_two_nodes_run_side_by_side_only_when_neither_is_upstream_of_the_other():
+  ancestry = all_upstream(DIAMOND)
+  assert any_side_by_side({'b', 'c'}, ancestry)
+  assert any_side_by_side({'b', 'c', 'd'}, ancestry)
+  assert not any_side_by_side({'a', 'b', 'd'}, ancestry)
+  assert not any_side_by_side({'d'}, ancestry)
+  assert not any_side_by_side(set(), ancestry)
+
+
+def wait_until_gone(pid: int, seconds: float = 10) -> bool:
+  """Whether the process has ended (and been reaped) within the time."""
+  deadline = time.monotonic() + seconds
+  while psutil.pid_exists(pid) and time.monotonic() < deadline:
+    time.sleep(0.1)
+  return not psutil.pid_exists(pid)
+
+
+def test_a_retired_worker_ends_its_executor_then_stops_and_later_executors_run_here(tmp_path):
+  with executor_worker.started(logging.WARNING) as worker:
+    deadline = time.monotonic() + 180
+    while not worker.ready():
+      assert time.monotonic() < deadline, 'the worker did not load its libraries in time'
+      time.sleep(0.2)
+    lanes = ExecutorLanes(worker)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+      here = pool.submit(lanes.run, *execution(tmp_path / 'here', 'here', seconds=2))
+      time.sleep(0.5)
+      there = pool.submit(lanes.run, *execution(tmp_path / 'there', 'there', seconds=2))
+      time.sleep(0.5)
+      lanes.retire_worker()
+      assert psutil.pid_exists(worker.pid)  # busy: it finishes first
+      here.result()
+      there.result()
+    assert not worker.ready() and wait_until_gone(worker.pid)
+    lanes.run(*execution(tmp_path / 'after', 'after'))
+  pids = {name: int((tmp_path / name / 'model' / 'pid').read_text().split()[0]) for name in ('there', 'after')}
+  assert pids == {'there': worker.pid, 'after': os.getpid()}
+
+
 class WriterSpec(component_spec.ComponentSpec):
   PARAMETERS = {'text': component_spec.ExecutionParameter(type=str)}
   INPUTS = {}
@@ -133,3 +180,11 @@ def test_each_node_is_reported_as_it_starts_and_ends_with_the_state_ml_metadata_
   config = metadata.sqlite_metadata_connection_config(str(tmp_path / 'metadata.db'))
   with metadata.Metadata(config) as m:
     assert {c.name for c in m.store.get_contexts_by_type('pipeline_run')} == {'run-1', 'run-2', 'run-3'}
+
+
+def test_a_runner_told_it_is_the_last_user_of_the_worker_stops_it_once_nothing_can_run_side_by_side(tmp_path):
+  with executor_worker.started(logging.WARNING) as worker:
+    ConcurrentDagRunner(worker, 'run-1').run(writer_and_resolver(tmp_path, 'hello'))
+    assert psutil.pid_exists(worker.pid)
+    ConcurrentDagRunner(worker, 'run-2', retire_worker=True).run(writer_and_resolver(tmp_path, 'hello'))
+    assert not worker.ready() and wait_until_gone(worker.pid)

@@ -33,7 +33,7 @@ from benchmarks.holdout import big_tipper, split_holdout  # noqa: E402
 from benchmarks.results import (OURS, TEMPLATE, RunResult, cached_size, describe, parse_sizes,  # noqa: E402
                                 size_label)
 from benchmarks.runs import cold_runs, ours_root, prepare_data, run_ours  # noqa: E402
-from benchmarks.serving import score_pushed_model  # noqa: E402
+from benchmarks.serving import measure_pushed_models, score_pushed_model  # noqa: E402
 from benchmarks.tables import (cached_table, cold_run_table, ours_only_table, render, run_notes,  # noqa: E402
                                serving_table)
 from preprocessing.examples import to_tf_example  # noqa: E402
@@ -76,10 +76,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     data_dir, rows = prepare_data(size, work_dir, header, kept, args.seed)
     print(f'{size_label(size)}: {rows:,} rows in {data_dir}', flush=True)
     ours_only = args.skip_template or size in args.ours_only
+    scored = []
     for result, serving_dir in cold_runs(size, rows, data_dir, work_dir, args.beam_workers, ours_only):
-      score_pushed_model(result, serving_dir, examples, labels)
+      scored.append((result, score_pushed_model(result, serving_dir, examples, labels)))
       results.append(result)
       print(describe(result), flush=True)
+    measure_pushed_models(scored)
     if size == cached_size(args.sizes):
       cached = run_ours(size, rows, data_dir, ours_root(work_dir, size), True, args.beam_workers)
       print(f'cached rerun {size_label(size)}: {cached.measured.seconds:.1f} s', flush=True)

@@ -1,18 +1,21 @@
 """The pushed model of a run, scored as served: its AUC on the held-back rows, the latency of one raw tf.Example
-through its serving_default signature and its throughput at batch BATCH."""
+through its serving_default signature and its throughput at batch BATCH, measured side by side with the other models
+of its size."""
 from __future__ import annotations
 
 import math
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from benchmarks.results import RunResult
 
 LATENCY_CALLS, WARMUP_CALLS = 2000, 50
-# Throughput: the median of BATCH_ROUNDS rounds of BATCH_CALLS calls (each round a quarter of a second or so): a
-# single round of 40 calls lasted a tenth of a second and moved by half between reruns.
-BATCH, BATCH_CALLS, BATCH_ROUNDS = 256, 200, 5
+# The models of one size are measured in alternating rounds, so that a change in the machine's speed (it moved the
+# throughput of one model by half between reruns) reaches each of them alike. Throughput: the median round's.
+ROUNDS, BATCH, BATCH_CALLS = 5, 256, 200
+
+Servable = Tuple[Callable, bytes, Sequence[bytes]]  # a serving signature, one example, examples for its batches
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -38,27 +41,30 @@ def load_signature(model_dir: Path):
   return serve, next(iter(serve.structured_outputs))
 
 
-def measure_serving(serve, example: bytes, batch_examples: Sequence[bytes]) -> Dict[str, float]:
-  """p50/p99 latency of one example per call, and examples per second at batch BATCH (the median round's)."""
+def measure_serving(servables: Sequence[Servable]) -> List[Dict[str, float]]:
+  """Each model's p50/p99 latency of one example per call, and examples per second at batch BATCH, measured in
+  ROUNDS alternating rounds."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  one = tf.constant([example])
-  batch = tf.constant([batch_examples[i % len(batch_examples)] for i in range(BATCH)])
-  for _ in range(WARMUP_CALLS):
-    serve(examples=one)
-    serve(examples=batch)
-  latencies = []
-  for _ in range(LATENCY_CALLS):
-    started = time.perf_counter()
-    serve(examples=one)
-    latencies.append((time.perf_counter() - started) * 1000)
-  rounds = []
-  for _ in range(BATCH_ROUNDS):
-    started = time.perf_counter()
-    for _ in range(BATCH_CALLS):
+  inputs = [(serve, tf.constant([example]), tf.constant([examples[i % len(examples)] for i in range(BATCH)]))
+            for serve, example, examples in servables]
+  for serve, one, batch in inputs:
+    for _ in range(WARMUP_CALLS):
+      serve(examples=one)
       serve(examples=batch)
-    rounds.append(BATCH * BATCH_CALLS / (time.perf_counter() - started))
-  return {'p50_ms': percentile(latencies, 50), 'p99_ms': percentile(latencies, 99),
-          'batch_examples_per_s': percentile(rounds, 50)}
+  latencies: List[List[float]] = [[] for _ in inputs]
+  throughputs: List[List[float]] = [[] for _ in inputs]
+  for _ in range(ROUNDS):
+    for (serve, one, batch), latency, throughput in zip(inputs, latencies, throughputs):
+      for _ in range(LATENCY_CALLS // ROUNDS):
+        started = time.perf_counter()
+        serve(examples=one)
+        latency.append((time.perf_counter() - started) * 1000)
+      started = time.perf_counter()
+      for _ in range(BATCH_CALLS):
+        serve(examples=batch)
+      throughput.append(BATCH * BATCH_CALLS / (time.perf_counter() - started))
+  return [{'p50_ms': percentile(latency, 50), 'p99_ms': percentile(latency, 99),
+           'batch_examples_per_s': percentile(throughput, 50)} for latency, throughput in zip(latencies, throughputs)]
 
 
 def scores_of(serve, output: str, examples: Sequence[bytes]) -> List[float]:
@@ -81,8 +87,9 @@ def servable(serve, output: str, examples: Sequence[bytes]) -> List[int]:
 
 
 def score_pushed_model(result: RunResult, serving_dir: Path, examples: Sequence[bytes],
-                       labels: Sequence[int]) -> None:
-  """Fills in a run's holdout AUC and serving figures from the newest model under serving_dir.
+                       labels: Sequence[int]) -> Optional[Servable]:
+  """Fills in a run's holdout AUC from the newest model under serving_dir; returns what measure_serving needs of it
+  (None when nothing was pushed or it accepted no held-back row).
 
   A model that rejects some held-back examples (the template's requires every column its schema saw always
   present) is scored on those it accepts, and the note says how many it rejected.
@@ -92,7 +99,7 @@ def score_pushed_model(result: RunResult, serving_dir: Path, examples: Sequence[
   model_dir = newest_version(serving_dir)
   if model_dir is None:
     result.note = f'nothing pushed under {serving_dir}'
-    return
+    return None
   serve, output = load_signature(model_dir)
   try:
     scores = scores_of(serve, output, examples)
@@ -101,6 +108,14 @@ def score_pushed_model(result: RunResult, serving_dir: Path, examples: Sequence[
     result.note = f'its serving signature rejected {len(examples) - len(kept)} of {len(examples)} held-back rows'
     examples, labels = [examples[i] for i in kept], [labels[i] for i in kept]
     scores = scores_of(serve, output, examples) if examples else []
-  if examples:
-    result.auc = float(roc_auc_score(list(labels), scores))
-    result.serving = measure_serving(serve, examples[0], examples)
+  if not examples:
+    return None
+  result.auc = float(roc_auc_score(list(labels), scores))
+  return serve, examples[0], examples
+
+
+def measure_pushed_models(scored: Sequence[Tuple[RunResult, Optional[Servable]]]) -> None:
+  """Fills in the serving figures of the runs whose models score_pushed_model returned, measured side by side."""
+  measured = [(result, model) for result, model in scored if model is not None]
+  for (result, _), figures in zip(measured, measure_serving([model for _, model in measured])):
+    result.serving = figures

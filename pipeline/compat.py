@@ -16,7 +16,7 @@ from importlib import metadata
 from typing import Any, Callable
 
 PINNED = {'tfx': '1.16.0', 'tensorflow-transform': '1.16.0', 'apache-beam': '2.61.0',  # as in requirements.lock
-          'google-cloud-aiplatform': '1.165.1'}
+          'google-cloud-aiplatform': '1.165.1', 'tfx-bsl': '1.16.1'}
 WRAPPED_MARK = '_taxi_pipeline_wraps'  # set on a function installed by wrap_beam_function_args_defaults.
 
 
@@ -46,6 +46,14 @@ def wrap_beam_function_args_defaults(wrap: Callable[[Callable], Callable]) -> No
     wrapped = wrap(current)
     setattr(wrapped, WRAPPED_MARK, current)
     core.get_function_args_defaults = wrapped
+
+
+def batch_records_by_size(enabled: bool) -> None:
+  """Whether tfx_bsl's record sources batch by bytes (up to 8,192 records a batch) instead of at most 1,000 records,
+  as its flag tfxio_use_byte_size_batching would say if this process parsed absl flags."""
+  from tfx_bsl.coders import batch_util  # pylint: disable=g-import-not-at-top
+  private('tfx-bsl', batch_util, '_UseByteSizeBatching')
+  batch_util._UseByteSizeBatching = lambda: enabled  # pylint: disable=protected-access
 
 
 def transform_layer_resources(tft_layer: Any) -> Any:

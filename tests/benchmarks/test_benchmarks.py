@@ -112,6 +112,23 @@ def test_percentile_interpolates_like_numpy():
     serving.percentile([], 50)
 
 
+def test_models_are_measured_side_by_side_each_with_its_own_figures():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  def light(examples):
+    return tf.strings.length(examples)
+
+  def heavy(examples):
+    for _ in range(30):
+      examples = tf.strings.join([examples, 'z'])
+    return tf.strings.length(examples)
+
+  fast, slow = serving.measure_serving([(light, b'x' * 50, [b'y' * 50]), (heavy, b'x' * 50, [b'y' * 50])])
+  assert set(fast) == set(slow) == {'p50_ms', 'p99_ms', 'batch_examples_per_s'}
+  assert fast['p50_ms'] < slow['p50_ms'] <= slow['p99_ms']
+  assert fast['batch_examples_per_s'] > slow['batch_examples_per_s'] > 0
+
+
 def test_ratio_and_throughput():
   assert tables.ratio(30.0, 60.0) == 0.5
   assert tables.ratio(None, 60.0) is None and tables.ratio(1.0, 0.0) is None
@@ -181,7 +198,7 @@ def test_a_size_only_ours_ran_at_is_set_beside_the_templates_estimate():
   assert header == ['', 'ours 1000x', 'ours 1000x rows/s', 'template 1000x, estimated from 10x, 100x', 'ratio']
   by_label = {row[0]: row[1:] for row in rows}
   assert by_label['CsvExampleGen (s)'] == ['500.0', '2,000', '10,000.0', '0.05x']  # 1000 s per 100,000 rows
-  assert by_label['Trainer (s)'] == ['10.0', '100,000', '15.0', '0.67x']
+  assert by_label['Trainer (s)'] == ['10.0', '-', '15.0', '0.67x']  # it reads the steps' rows, not every row
   assert by_label['**wall clock (s)**'] == ['900.0', '1,111', '10,020.0', '0.09x']  # + the 5 s of overhead at 100x
   assert by_label['peak memory (MB)'][0] == '1,024'
 

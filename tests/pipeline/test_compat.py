@@ -1,9 +1,12 @@
 """The fences around private internals: each works on the pinned stack and fails loudly on any other."""
+import apache_beam as beam
 import pytest
 import tensorflow_transform as tft
+from apache_beam.testing.util import assert_that
 from apache_beam.transforms import core
 from tfx.components.pusher import executor as pusher_executor
 from tfx.types import standard_artifacts
+from tfx_bsl.coders import batch_util
 
 from conftest import REPO_ROOT
 from pipeline import compat
@@ -35,6 +38,31 @@ def test_beam_signatures_are_wrapped_once(monkeypatch):
   compat.wrap_beam_function_args_defaults(lambda f: calls.append(f) or (lambda g: f(g)))
   compat.wrap_beam_function_args_defaults(lambda f: calls.append(f) or (lambda g: f(g)))
   assert calls == [original] and core.get_function_args_defaults is not original
+
+
+def batch_records(records: int, check) -> None:
+  """Batches that many 100-byte records as tfx_bsl's record sources do, and checks the batches' sizes."""
+  with beam.Pipeline() as pipeline:
+    sizes = (pipeline | beam.Create([b'x' * 100] * records, reshuffle=False)
+             | batch_util.BatchRecords(None, None) | beam.Map(len))
+    assert_that(sizes, check)
+
+
+def at_most_1000(sizes):
+  assert sum(sizes) == 10_000 and max(sizes) <= 1000, sizes
+
+
+def by_size(sizes):
+  assert sorted(sizes, reverse=True) == [8192, 1808], sizes
+
+
+def test_record_sources_batch_by_size_up_to_8192_records_instead_of_1000(monkeypatch):
+  batch_records(10_000, at_most_1000)
+  monkeypatch.setattr(batch_util, '_UseByteSizeBatching', batch_util._UseByteSizeBatching)  # restored afterwards
+  compat.batch_records_by_size(True)
+  batch_records(10_000, by_size)
+  compat.batch_records_by_size(False)
+  batch_records(10_000, at_most_1000)
 
 
 def test_pushed_properties_are_tfx_pushers(tmp_path):

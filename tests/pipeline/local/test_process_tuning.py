@@ -1,4 +1,5 @@
-"""Process settings of local runs: Beam's DoFn signatures remembered (same answers, computed once), GC settings."""
+"""Process settings of local runs: Beam's DoFn signatures remembered (same answers, computed once), GC settings,
+which executors' record sources batch by size."""
 import functools
 import gc
 
@@ -6,6 +7,9 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import core, userstate
+from tfx.components import Evaluator, StatisticsGen, Transform
+from tfx.proto.orchestration import executable_spec_pb2
+from tfx_bsl.coders import batch_util
 
 from pipeline.local import process_tuning
 
@@ -76,3 +80,21 @@ def test_loaded_objects_are_frozen_and_young_ones_collected_less_often(restored_
   assert gc.get_freeze_count() > 100_000  # the libraries this test process loaded
   assert gc.get_threshold() == (process_tuning.GC_YOUNGEST_THRESHOLD, process_tuning.GC_OLDER_THRESHOLD,
                                 process_tuning.GC_OLDER_THRESHOLD)
+
+
+def class_path(component) -> str:
+  """Where a TFX component's executor class is, as its executable spec names it."""
+  executor = component.EXECUTOR_SPEC.executor_class
+  return f'{executor.__module__}.{executor.__name__}'
+
+
+def test_statistics_gen_and_transform_batch_records_by_size_and_other_executors_by_count(monkeypatch):
+  monkeypatch.setattr(batch_util, '_UseByteSizeBatching', batch_util._UseByteSizeBatching)  # restored afterwards
+  assert set(process_tuning.SIZE_BATCHED_EXECUTORS) == {class_path(StatisticsGen), class_path(Transform)}
+  for component, by_size in ((StatisticsGen, True), (Evaluator, False), (Transform, True)):
+    spec = executable_spec_pb2.BeamExecutableSpec(
+        python_executor_spec=executable_spec_pb2.PythonClassExecutableSpec(class_path=class_path(component)))
+    process_tuning.batch_records_for(spec)
+    assert batch_util._UseByteSizeBatching() is by_size, component  # pylint: disable=protected-access
+  process_tuning.batch_records_for(executable_spec_pb2.PythonClassExecutableSpec(class_path='conftest.Executor'))
+  assert batch_util._UseByteSizeBatching() is False  # pylint: disable=protected-access

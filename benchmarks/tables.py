@@ -136,9 +136,9 @@ def ours_only_table(ours: RunResult, template_runs: Sequence[RunResult]) -> Tabl
     throughput = rows_per_second(ours.rows, seconds) if name in READS_EVERY_ROW else None
     rows.append([f'{name} (s)', fmt(seconds), fmt(throughput, 0),
                  fmt(estimated.get(name)), fmt_ratio(ratio(seconds, estimated.get(name)))])
-  rows.append(['**wall clock (s)**', fmt(ours.measured.seconds), fmt(rows_per_second(ours.rows, ours.measured.seconds),
-                                                                     0),
-               fmt(estimated_wall), fmt_ratio(ratio(ours.measured.seconds, estimated_wall))])
+  wall = ours.measured.seconds
+  rows.append(['**wall clock (s)**', fmt(wall), fmt(rows_per_second(ours.rows, wall), 0), fmt(estimated_wall),
+               fmt_ratio(ratio(wall, estimated_wall))])
   rows.append(['peak memory (MB)', fmt(ours.measured.peak_rss_bytes / 2**20, 0), '', '-', ''])
   rows.append(['peak memory during', ours.peak_component or 'no component', '', '', ''])
   rows.append(['rows', fmt(ours.rows, 0), '', '', ''])

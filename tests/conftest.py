@@ -110,14 +110,19 @@ def execution(directory: Path, text: str, seconds: float = 0):
   return spec, info
 
 
+def wait_until_ready(worker: executor_worker.ExecutorWorker, seconds: float = 180) -> None:
+  """Waits for an executor worker to load its libraries; fails after that many seconds."""
+  deadline = time.monotonic() + seconds
+  while not worker.ready():
+    assert time.monotonic() < deadline, 'the worker did not load its libraries in time'
+    time.sleep(0.2)
+
+
 @pytest.fixture(scope='module')
 def worker():
   """An executor worker that has loaded its libraries."""
   with executor_worker.started(logging.WARNING) as started:
-    deadline = time.monotonic() + 180
-    while not started.ready():
-      assert time.monotonic() < deadline, 'the worker did not load its libraries in time'
-      time.sleep(0.2)
+    wait_until_ready(started)
     yield started
 
 

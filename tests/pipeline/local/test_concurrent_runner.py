@@ -13,7 +13,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.orchestration import metadata
 from tfx.types import channel, component_spec, standard_artifacts
 
-from conftest import PidWritingExecutor, execution
+from conftest import PidWritingExecutor, execution, wait_until_ready
 from pipeline.gates.data import DataValidationError
 from pipeline.local import executor_worker
 from pipeline.local.concurrent_runner import (ConcurrentDagRunner, ExecutorLanes, all_upstream, any_side_by_side,
@@ -116,10 +116,7 @@ def wait_until_gone(pid: int, seconds: float = 10) -> bool:
 
 def test_a_retired_worker_ends_its_executor_then_stops_and_later_executors_run_here(tmp_path):
   with executor_worker.started(logging.WARNING) as worker:
-    deadline = time.monotonic() + 180
-    while not worker.ready():
-      assert time.monotonic() < deadline, 'the worker did not load its libraries in time'
-      time.sleep(0.2)
+    wait_until_ready(worker)
     lanes = ExecutorLanes(worker)
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
       here = pool.submit(lanes.run, *execution(tmp_path / 'here', 'here', seconds=2))

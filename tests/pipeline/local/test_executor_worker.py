@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, execution
+from conftest import REPO_ROOT, execution, wait_until_ready
 from pipeline.local import executor_worker
 from pipeline.gates.data import DataValidationError
 
@@ -47,10 +47,7 @@ def test_the_worker_dies_with_a_killed_parent():
 
 def test_a_worker_that_died_is_not_ready_and_says_so_when_used(tmp_path):
   with executor_worker.started(logging.WARNING) as worker:
-    deadline = time.monotonic() + 180
-    while not worker.ready():
-      assert time.monotonic() < deadline, 'the worker did not load its libraries in time'
-      time.sleep(0.2)
+    wait_until_ready(worker)
     os.kill(worker.pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while worker.ready():

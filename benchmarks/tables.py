@@ -110,10 +110,15 @@ def extrapolate(rows: int, smaller: Tuple[int, float], larger: Tuple[int, float]
   return seconds_b + max(slope, 0.0) * (rows - rows_b)
 
 
+def two_largest(runs: Sequence[RunResult]) -> List[RunResult]:
+  """The runs over the most rows, at most two, smaller first: what an estimate at a larger size extrapolates from."""
+  return sorted(runs, key=lambda r: r.rows)[-2:]
+
+
 def template_estimate(rows: int, template_runs: Sequence[RunResult]) -> Tuple[Dict[str, float], Optional[float]]:
   """The template's seconds per component and wall clock at rows, extrapolated from its two largest runs (None
   without two); its wall clock is the sum of its components (it runs them one after another) plus its overhead."""
-  runs = sorted(template_runs, key=lambda r: r.rows)[-2:]
+  runs = two_largest(template_runs)
   if len(runs) < 2:
     return {}, None
   smaller, larger = runs
@@ -127,7 +132,7 @@ def ours_only_table(ours: RunResult, template_runs: Sequence[RunResult]) -> Tabl
   """A size only this pipeline ran at: its seconds per component and rows/s of those that read every row, beside the
   template's seconds estimated from its two largest runs (extrapolate), then wall clock, peak memory and AUC."""
   estimated, estimated_wall = template_estimate(ours.rows, template_runs)
-  basis = ', '.join(size_label(r.size) for r in sorted(template_runs, key=lambda r: r.rows)[-2:])
+  basis = ', '.join(size_label(r.size) for r in two_largest(template_runs))
   label = size_label(ours.size)
   header = ['', f'ours {label}', f'ours {label} rows/s', f'template {label}, estimated from {basis}', 'ratio']
   rows = []

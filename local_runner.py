@@ -21,7 +21,7 @@ from pipeline import config as config_lib  # noqa: E402  (after the Keras choice
 from pipeline import metadata  # noqa: E402
 from pipeline.ingest import input_check  # noqa: E402
 from pipeline.ingest.spans import span_numbers  # noqa: E402
-from pipeline.local import console, exit_codes, executor_worker, process_tuning, run_lock  # noqa: E402
+from pipeline.local import console, exit_codes, executor_worker, process_tuning, replay, run_lock  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -38,6 +38,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   parser.add_argument('--train-steps', type=int, default=config_lib.PipelineConfig.train_steps,
                       help='training steps (default: %(default)s)')
   parser.add_argument('--no-cache', action='store_true', help='rerun every component even if cached')
+  parser.add_argument('--no-replay', action='store_true',
+                      help='go through TFX even when nothing changed since a fully cached run (without it such a '
+                           'run is recorded as TFX would record it, without loading TFX: pipeline/local/replay.py)')
   parser.add_argument('--accept-drift', action='store_true',
                       help='train on data that drifted beyond the schema\'s thresholds (recorded in ML Metadata)')
   parser.add_argument('--window', type=int, default=1, metavar='N',
@@ -160,8 +163,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     if log_path:
       out.say(f'Library logs: {log_path} (--verbose shows them here)')
     logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
+    if not args.no_replay and replayed(config, args, out):
+      return exit_codes.OK
     with executor_worker.started(logging.getLogger().level) as worker:  # loads its libraries while these load
       return run(config, args, worker, out)
+
+
+def replayed(config: config_lib.PipelineConfig, args: argparse.Namespace, out: console.Console) -> bool:
+  """Whether the run was replayed, TFX left unloaded, because nothing changed since a fully cached run (a busy
+  output root is left to the run through TFX to report)."""
+  try:
+    with run_lock.exclusive(args.output_root):
+      return replay.replay(config, args.output_root, out, args.verbose)
+  except run_lock.OutputRootBusyError:
+    return False
 
 
 def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: executor_worker.ExecutorWorker,
@@ -194,7 +209,13 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
       summary = run_summary.summarize_latest_run(store, config)
       wall_seconds = time.monotonic() - started
       out.say(run_summary.format_summary(summary, failure, wall_seconds, out.log_path, components=args.verbose))
-      out.say(html_report.write_run_report(store, config, args.output_root, summary, failure, wall_seconds))
+      report_line, report_inputs = html_report.write_run_report(store, config, args.output_root, summary, failure,
+                                                                wall_seconds)
+      out.say(report_line)
+      if failure is None and report_inputs is not None:
+        replay.remember(store, config, args.output_root, summary, report_inputs)
+      else:
+        replay.forget(args.output_root)
       return exit_codes.exit_code(failure)
   except run_lock.OutputRootBusyError as e:
     out.error(f'error: {e}')

@@ -40,7 +40,7 @@ def parse_sizes(text: str) -> List[float]:
 
 
 def cached_size(sizes: Sequence[float]) -> float:
-  """The size whose output root gets the fully cached rerun: 1 when it is benchmarked, else the smallest."""
+  """The size whose output root gets the reruns with nothing changed: 1 when it is benchmarked, else the smallest."""
   return 1.0 if 1.0 in sizes else min(sizes)
 
 

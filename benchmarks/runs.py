@@ -36,10 +36,11 @@ def ours_command(data_dir: Path, output_root: Path, cache: bool, beam_workers: i
 
 
 def run_ours(size: float, rows: int, data_dir: Path, output_root: Path, cache: bool,
-             beam_workers: int) -> RunResult:
-  """One run of local_runner.py, measured, with its component times from its MLMD."""
+             beam_workers: int, label: str = '') -> RunResult:
+  """One run of local_runner.py, measured, with its component times from its MLMD; label names its log (by default
+  cached or cold)."""
   from pipeline import config as config_lib  # pylint: disable=g-import-not-at-top
-  log = output_root.parent / f'{output_root.name}-{"cached" if cache else "cold"}.log'
+  log = output_root.parent / f'{output_root.name}-{label or ("cached" if cache else "cold")}.log'
   measured = run_measured(ours_command(data_dir, output_root, cache, beam_workers), REPO_ROOT, venv_env(), log)
   components, states, spans = component_times(output_root / config_lib.METADATA_FILE, config_lib.PIPELINE_NAME)
   return RunResult(OURS, size, rows, measured, components, states, component_at(spans, measured.peak_at))

@@ -1,5 +1,5 @@
-"""The benchmark's result tables (cold runs, the fully cached rerun, serving) and the Markdown report around them:
-when, on what machine, with which command and how the figures were made."""
+"""The benchmark's result tables (cold runs, the reruns with nothing changed, serving) and the Markdown report around
+them: when, on what machine, with which command and how the figures were made."""
 from __future__ import annotations
 
 import datetime
@@ -13,6 +13,7 @@ import psutil
 from benchmarks.measure import POLL_SECONDS
 from benchmarks.results import OURS, SAMPLE_ROWS, TEMPLATE, RunResult, find_result, size_label
 from benchmarks.serving import BATCH
+from pipeline.local import replay
 
 THROUGHPUT_COMPONENTS = ('CsvExampleGen', 'StatisticsGen', 'Transform')
 READS_EVERY_ROW = THROUGHPUT_COMPONENTS + ('DataGate',)  # whose rows/s an ours-only table shows
@@ -166,13 +167,19 @@ def ran_again(result: RunResult) -> List[str]:
           if state != 'CACHED' and not name.endswith('resolver')]
 
 
-def cached_table(result: RunResult) -> Table:
-  """The fully cached rerun: wall time, how many components came from the cache, and which did not."""
-  cached = sum(1 for s in result.states.values() if s == 'CACHED')
-  return (['fully cached rerun', 'wall clock (s)', 'components cached', 'ran again', 'peak memory (MB)', 'exit code'],
-          [[f'ours {size_label(result.size)}', fmt(result.measured.seconds), f'{cached} of {len(result.states)}',
-            ', '.join(ran_again(result)) or 'none', fmt(result.measured.peak_rss_bytes / 2**20, 0),
-            str(result.measured.returncode)]])
+def rerun_table(reruns: List[RunResult]) -> Table:
+  """Reruns with nothing changed, in order: wall time, how the run went (through TFX, or replayed), how many
+  components came from the cache and which did not."""
+  return (['rerun', 'wall clock (s)', 'how', 'components cached', 'ran again', 'peak memory (MB)', 'exit code'],
+          [[f'ours {size_label(r.size)} #{number}', fmt(r.measured.seconds), 'replayed' if replayed(r) else 'TFX',
+            f'{sum(1 for s in r.states.values() if s == "CACHED")} of {len(r.states)}',
+            ', '.join(ran_again(r)) or 'none', fmt(r.measured.peak_rss_bytes / 2**20, 0), str(r.measured.returncode)]
+           for number, r in enumerate(reruns, 1)])
+
+
+def replayed(result: RunResult) -> bool:
+  """Whether a run of ours was replayed without TFX (pipeline/local/replay.py), as its console said."""
+  return result.measured.log.exists() and replay.REPLAYED in result.measured.log.read_text(errors='replace')
 
 
 def cpu_model() -> str:

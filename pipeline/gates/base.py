@@ -16,6 +16,12 @@ class GateError(RuntimeError):
   gate_name = 'gate'
 
 
+class DataValidationError(GateError):
+  """The data gate found anomalies; the message is a table of them. Here, beside GateError, so that what reports a
+  run (pipeline/reporting/) can name it without loading the gate's TFX and TensorFlow."""
+  gate_name = 'data gate'
+
+
 @dataclasses.dataclass(frozen=True)
 class Gate:
   """A gate as the rest of the project sees it.

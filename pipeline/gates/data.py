@@ -16,17 +16,12 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 
-from pipeline.gates.base import Anomaly, Gate, GateError, format_table
+from pipeline.gates.base import Anomaly, DataValidationError, Gate, format_table
 from preprocessing import features
 from preprocessing.transform import big_tipper
 
 CLASSES = (0, 1)
 COUNT_BATCH = 65536
-
-
-class DataValidationError(GateError):
-  """The data gate found anomalies; the message is a table of them."""
-  gate_name = 'data gate'
 
 
 def read_anomalies(uri: str, split_names: List[str]) -> List[Anomaly]:

@@ -7,8 +7,6 @@ import math
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from tfx.dsl.io import fileio
-
 from pipeline import metadata
 from pipeline.evaluation import metric_names
 from pipeline.lineage.queries import resolve_run
@@ -229,6 +227,7 @@ def run_schema_changes(a: Optional[Artifact], b: Optional[Artifact]) -> List[Cha
   """The changes between two runs' schemas: none when they are one artifact, by feature when both are readable."""
   if a is None or b is None or a.id == b.id:
     return []
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top  (loads TensorFlow: the run report does not)
   if not (fileio.exists(a.uri) and fileio.exists(b.uri)):
     return [Change('schema (files not readable from here)', f'Schema {a.id}', f'Schema {b.id}')]
   return schema_changes(load_schema(a), load_schema(b))

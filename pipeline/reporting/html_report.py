@@ -5,6 +5,7 @@ Each run also keeps its own copy, report-<run id>.html, beside it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import html
 import io
@@ -12,13 +13,12 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from pipeline import config as config_lib
 from pipeline import metadata
 from pipeline.evaluation import metric_names
-from pipeline.gates.base import GateError
-from pipeline.gates.data import DataValidationError
+from pipeline.gates.base import DataValidationError, GateError
 from pipeline.lineage import picture, queries, text
 from pipeline.reporting import analysis, curves, run_summary
 
@@ -228,8 +228,9 @@ def lineage_section(model: Optional[queries.ModelLineage], pushed: bool, dag_png
 def render(summary: run_summary.RunSummary, failure: Optional[BaseException], wall_seconds: float, metadata: str,
            model: Optional[queries.ModelLineage] = None, dag_png: Optional[bytes] = None,
            plots: Optional[Dict[curves.SliceKey, curves.SlicePlots]] = None,
-           runs: Sequence[queries.RunInfo] = ()) -> str:
-  """The whole page for one run; plots are the Evaluator's, runs the last ones of the pipeline, newest first."""
+           runs: Sequence[queries.RunInfo] = (), metrics_html: str = '') -> str:
+  """The whole page for one run; plots are the Evaluator's, runs the last ones of the pipeline, newest first;
+  metrics_html, when given, the metrics section already drawn for the same metrics and plots."""
   status = run_status(summary, failure)
   title = f'Run {summary.run_id or "(none recorded)"}'
   facts = [('status', status), ('wall clock', f'{wall_seconds:.1f} s'), ('metadata', metadata),
@@ -238,8 +239,8 @@ def render(summary: run_summary.RunSummary, failure: Optional[BaseException], wa
       if failure is not None else ''
   body = [f'<h1>{esc(config_lib.PIPELINE_NAME)}: {esc(title)}</h1>', table(None, facts), problem,
           components_section(summary), anomalies_section(summary, failure), hyperparameters_section(summary),
-          metrics_section(summary, plots), blessing_section(summary), runs_section(runs, summary.run_id),
-          lineage_section(model, bool(summary.pushed_path), dag_png)]
+          metrics_html or metrics_section(summary, plots), blessing_section(summary),
+          runs_section(runs, summary.run_id), lineage_section(model, bool(summary.pushed_path), dag_png)]
   return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
           f'<style>{STYLE}</style></head><body>{"".join(body)}</body></html>\n')
 
@@ -289,18 +290,47 @@ def dag_png(summary: run_summary.RunSummary) -> Optional[bytes]:
   return buffer.getvalue()
 
 
+@dataclasses.dataclass
+class ReportInputs:
+  """What a run's page shows beside its summary, read from ML Metadata and the artifacts, and its metrics section
+  once drawn (a run that reuses the same Evaluator output can reuse it)."""
+  metadata: str  # the store, in words
+  model: Optional[queries.ModelLineage]
+  plots: Dict[curves.SliceKey, curves.SlicePlots]
+  runs: List[queries.RunInfo]
+  metrics_html: str = ''
+
+
+def report_inputs(store: metadata.Store, config: config_lib.PipelineConfig,
+                  summary: run_summary.RunSummary) -> ReportInputs:
+  """The report's inputs for the run just summarized, with its metrics section drawn."""
+  traced = model_to_trace(summary)
+  inputs = ReportInputs(metadata.describe_metadata(config.metadata_connection_config),
+                        queries.model_lineage(store, traced) if traced is not None else None,
+                        evaluation_plots(summary), queries.list_runs(store, config.pipeline_name, RECENT_RUNS))
+  inputs.metrics_html = metrics_section(summary, inputs.plots)
+  return inputs
+
+
 def write_run_report(store: metadata.Store, config: config_lib.PipelineConfig, output_root: str,
-                     summary: run_summary.RunSummary, failure: Optional[BaseException], wall_seconds: float) -> str:
-  """Writes the report of the run just summarized and returns the line that says where (or why not).
+                     summary: run_summary.RunSummary, failure: Optional[BaseException],
+                     wall_seconds: float) -> Tuple[str, Optional[ReportInputs]]:
+  """Writes the report of the run just summarized; returns the line that says where (or why not) and the inputs it
+  showed (None when they could not be read).
 
   A report that cannot be written does not change the run's outcome, so the error becomes the returned line.
   """
+  inputs = None
   try:
-    traced = model_to_trace(summary)
-    model = queries.model_lineage(store, traced) if traced is not None else None
-    page = render(summary, failure, wall_seconds, metadata.describe_metadata(config.metadata_connection_config),
-                  model, dag_png(summary), evaluation_plots(summary),
-                  queries.list_runs(store, config.pipeline_name, RECENT_RUNS))
-    return f'Report: {write(output_root, summary.run_id, page)}'
+    inputs = report_inputs(store, config, summary)
+    return write_report(output_root, summary, failure, wall_seconds, inputs), inputs
   except Exception as e:  # pylint: disable=broad-except
-    return f'Report not written: {type(e).__name__}: {e}'
+    return f'Report not written: {type(e).__name__}: {e}', inputs
+
+
+def write_report(output_root: str, summary: run_summary.RunSummary, failure: Optional[BaseException],
+                 wall_seconds: float, inputs: ReportInputs) -> str:
+  """Writes a run's report from its summary and inputs; returns the line that says where."""
+  page = render(summary, failure, wall_seconds, inputs.metadata, inputs.model, dag_png(summary), inputs.plots,
+                inputs.runs, inputs.metrics_html)
+  return f'Report: {write(output_root, summary.run_id, page)}'

@@ -1,4 +1,7 @@
-"""What a run did, read back from ML Metadata and the run's artifacts, as a summary for people."""
+"""What a run did, read back from ML Metadata and the run's artifacts, as a summary for people.
+
+TFDV, TFMA and TFX's file access load where artifacts are read, not with the module: a replayed run
+(pipeline/local/replay.py) formats its summary and report without loading TensorFlow."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,17 +10,11 @@ import math
 import os
 from typing import Dict, List, Optional, Tuple
 
-import tensorflow_data_validation as tfdv
-import tensorflow_model_analysis as tfma
-from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
-
 from models.contract import HPARAMS_FILE, WARM_START_FILE
 from pipeline import inference, metadata
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import metric_names
-from pipeline.gates.base import Anomaly, GateError, format_table
-from pipeline.gates.data import DataValidationError, read_anomalies
+from pipeline.gates.base import Anomaly, DataValidationError, GateError, format_table
 from pipeline.ingest.input_check import Problem, schema_violations
 
 MIN_SLICE_EXAMPLES = 50
@@ -49,6 +46,7 @@ class RunSummary:
 
 def read_metrics(evaluation_uri: str) -> Dict[Tuple[Tuple[str, str], ...], Dict[str, float]]:
   """Candidate-model metrics per slice key (() is overall) from an Evaluator output."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
   metrics = {}
   for per_slice in tfma.load_metrics(evaluation_uri):
     key = tuple((str(col), str(val)) for col, val in tfma.slicer.deserialize_slice_key(per_slice.slice_key))
@@ -64,6 +62,7 @@ def read_metrics(evaluation_uri: str) -> Dict[Tuple[Tuple[str, str], ...], Dict[
 
 def read_validation_failures(evaluation_uri: str) -> List[str]:
   """One line per failed threshold from an Evaluator output."""
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
   result = tfma.load_validation_result(evaluation_uri)
   lines = []
   for per_slice in result.metric_validations_per_slice:
@@ -89,12 +88,14 @@ def threshold_text(failure) -> str:
 
 def read_warm_start(model_uri: str) -> Dict[str, object]:
   """The Trainer's record of a warm start beside the model (empty when it started from scratch)."""
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
   path = os.path.join(model_uri, WARM_START_FILE)
   return json.loads(fileio.open(path).read()) if fileio.exists(path) else {}
 
 
 def read_hparams(model_uri: str) -> Dict[str, object]:
   """The Trainer's record of the hyperparameters it trained with (empty for a model trained before the record)."""
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
   path = os.path.join(model_uri, HPARAMS_FILE)
   return json.loads(fileio.open(path).read()) if fileio.exists(path) else {}
 
@@ -121,6 +122,7 @@ def summarize_latest_run(store: metadata.Store, config: PipelineConfig) -> RunSu
     return RunSummary()
   summary = summarize_run(store, run)
   if summary.anomalies and os.path.isdir(config.data_root):
+    import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
     schema = tfdv.load_schema_text(config.schema_file)
     summary.offending_rows = schema_violations(config.data_root, schema, {a.feature for a in summary.anomalies})
   return summary
@@ -132,6 +134,9 @@ def summarize_run(store: metadata.Store, run: metadata.Context) -> RunSummary:
   Anomalies and metrics come from the artifacts' files, so they are left empty where those cannot be read from
   here (a shared metadata store also holds runs whose files are on other machines).
   """
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  from tfx.types import artifact_utils  # pylint: disable=g-import-not-at-top
+  from pipeline.gates.data import read_anomalies  # pylint: disable=g-import-not-at-top
   summary = RunSummary(run_id=run.name, components=metadata.component_runs(store, run.id))
   validator = summary.component('ExampleValidator')
   if validator and validator.outputs.get('anomalies') and fileio.exists(validator.outputs['anomalies'][0].uri):

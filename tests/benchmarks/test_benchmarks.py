@@ -5,6 +5,7 @@ import datetime
 import pytest
 
 from benchmarks import generate, holdout, measure, results, serving, tables, template
+from pipeline.local import replay
 from preprocessing import features
 
 ROWS = 3000
@@ -180,6 +181,21 @@ def test_cold_run_table_has_components_ratios_and_throughput():
   assert by_label['peak memory during'] == ['Transform', 'Transform', '']
   assert by_label['CsvExampleGen rows/s'] == ['500', '125', '4.00x']
   assert by_label['holdout AUC'] == ['0.9600', '0.9600', '']
+
+
+def test_rerun_table_says_which_reruns_were_replayed_and_what_ran_again(tmp_path):
+  reruns = []
+  for number, (states, console) in enumerate([
+      ({'DriftGate': 'COMPLETE', 'Trainer': 'CACHED', 'baseline_model_resolver': 'COMPLETE'}, 'Run x'),
+      ({'DriftGate': 'CACHED', 'Trainer': 'CACHED'}, f'{replay.REPLAYED} 2026-12-02T10:00:00 (code, ...)')], 1):
+    log = tmp_path / f'rerun{number}.log'
+    log.write_text(console)
+    reruns.append(results.RunResult(results.OURS, 1.0, 1000, measure.Measured(number * 2.0, 2**28, 0, log),
+                                    {'DriftGate': 0.1}, states))
+  header, rows = tables.rerun_table(reruns)
+  assert header[:5] == ['rerun', 'wall clock (s)', 'how', 'components cached', 'ran again']
+  assert rows[0][:5] == ['ours 1x #1', '2.0', 'TFX', '1 of 3', 'DriftGate 0.1 s']
+  assert rows[1][:6] == ['ours 1x #2', '4.0', 'replayed', '2 of 2', 'none', '256']
 
 
 def test_extrapolation_follows_the_line_through_the_two_largest_sizes_and_never_falls():

@@ -6,6 +6,8 @@ import datetime
 import math
 import os
 import platform
+import subprocess
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import psutil
@@ -206,7 +208,19 @@ def run_notes(kept: int, held: int, seed: int, beam_workers: int, load_at_start:
           f'peak memory: largest sum of RSS over the run\'s process tree, polled every {POLL_SECONDS} s; wall clock '
           'includes interpreter start and imports',
           f'load average (1 min) at start: {load_at_start:.2f}, at end: {os.getloadavg()[0]:.2f} '
-          f'(other work on the machine slows every figure)']
+          f'(other work on the machine slows every figure)', f'code: {code_version()}']
+
+
+def code_version() -> str:
+  """The repository's commit, and whether files differ from it ('unknown' outside a git checkout)."""
+  def git(*args: str) -> str:
+    return subprocess.run(['git', *args], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                          check=True).stdout.strip()
+  try:
+    commit, changed = git('rev-parse', '--short', 'HEAD'), git('status', '--porcelain', '--untracked-files=no')
+  except (OSError, subprocess.CalledProcessError):
+    return 'unknown'
+  return f'commit {commit}' + (', with uncommitted changes' if changed else '')
 
 
 def render(tables: Sequence[Tuple[str, Table]], command: str, notes: Sequence[str]) -> str:

@@ -1,6 +1,7 @@
 """The benchmark's data generator and the pure helpers of its runner's modules (fast: no pipeline run, no timing)."""
 import csv
 import datetime
+import re
 
 import pytest
 
@@ -196,6 +197,11 @@ def test_rerun_table_says_which_reruns_were_replayed_and_what_ran_again(tmp_path
   assert header[:5] == ['rerun', 'wall clock (s)', 'how', 'components cached', 'ran again']
   assert rows[0][:5] == ['ours 1x #1', '2.0', 'TFX', '1 of 3', 'DriftGate 0.1 s']
   assert rows[1][:6] == ['ours 1x #2', '4.0', 'replayed', '2 of 2', 'none', '256']
+
+
+def test_notes_name_the_commit_measured():
+  notes = tables.run_notes(100, 20, 0, 1, 0.5)
+  assert re.fullmatch(r'code: commit [0-9a-f]{7,}(, with uncommitted changes)?', notes[-1]), notes[-1]
 
 
 def test_extrapolation_follows_the_line_through_the_two_largest_sizes_and_never_falls():

@@ -39,8 +39,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                       help='training steps (default: %(default)s)')
   parser.add_argument('--no-cache', action='store_true', help='rerun every component even if cached')
   parser.add_argument('--no-replay', action='store_true',
-                      help='go through TFX even when nothing changed since a fully cached run (without it such a '
-                           'run is recorded as TFX would record it, without loading TFX: pipeline/local/replay.py)')
+                      help='go through TFX even when nothing changed since a run that wrote no artifact (without it '
+                           'such a run is recorded as TFX would record it, without loading TFX: '
+                           'pipeline/local/replay.py)')
   parser.add_argument('--accept-drift', action='store_true',
                       help='train on data that drifted beyond the schema\'s thresholds (recorded in ML Metadata)')
   parser.add_argument('--window', type=int, default=1, metavar='N',
@@ -170,7 +171,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def replayed(config: config_lib.PipelineConfig, args: argparse.Namespace, out: console.Console) -> bool:
-  """Whether the run was replayed, TFX left unloaded, because nothing changed since a fully cached run (a busy
+  """Whether the run was replayed, TFX left unloaded, because nothing changed since a run that wrote no artifact (a busy
   output root is left to the run through TFX to report)."""
   try:
     with run_lock.exclusive(args.output_root):

@@ -1,14 +1,16 @@
 """A rerun that TFX would take wholly from its cache, recorded and reported without loading TensorFlow.
 
 TFX decides that a node is cached from its resolved inputs, parameters and code; loading TFX and TensorFlow to decide
-it takes most of an 8 s rerun. Once a run was fully cached (every component CACHED, the resolvers COMPLETE), a next
-run with the same code, configuration, installed packages and input files, against a store nothing wrote to since,
-is that run again: its resolvers read the same store, so every node gets the same inputs and the same cache hit.
-Such a run is recorded here as TFX records a cached one (a new pipeline_run context, and for each execution of the
-previous run a copy with its contexts and events), and its summary and report are made from what the previous run
-left beside the record (its run summary and the report's inputs, which a cached run shares with it).
+it takes most of an 8 s rerun. A run that wrote no artifact (every component CACHED, the resolvers COMPLETE, and any
+component that ran wrote nothing: the drift gate, run again on the first rerun after a push because its resolver now
+finds the model just pushed) leaves the resolvers the same store to choose from. A next run with the same code,
+configuration, installed packages and input files, against a store nothing wrote to since, therefore resolves the
+same inputs as that run, and every node, the ones that ran included, is a cache hit on that run's executions. Such a
+run is recorded here as TFX records a cached one (a new pipeline_run context, and for each execution of the previous
+run a CACHED copy with its contexts and events), and its summary and report are made from what the previous run left
+beside the record (its run summary and the report's inputs, which a cached run shares with it).
 
-Anything else (a first rerun, which may resolve a newly pushed model; any change; --no-cache; a --window over
+Anything else (a run that wrote an artifact, so the next one may resolve it; any change; --no-cache; a --window over
 spans) runs through TFX. The record lives under <output-root>/replay/ and holds a digest, never a password.
 """
 from __future__ import annotations
@@ -49,8 +51,8 @@ NodeT = TypeVar('NodeT', metadata.Execution, metadata.Context)
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-  """A fully cached run, and what made it: the digest of its code, configuration, packages and input files, and
-  the store's state after it."""
+  """A run that wrote no artifact, and what made it: the digest of its code, configuration, packages and input
+  files, and the store's state after it."""
   run_id: str
   fingerprint: str
   store_state: List[List[int]]
@@ -113,12 +115,16 @@ def store_state(store: metadata.Store) -> List[List[int]]:
   return state
 
 
-def fully_cached(store: metadata.Store, run_context_id: int) -> bool:
-  """Whether every execution of a run was CACHED, but for resolvers', which are COMPLETE every time."""
+def wrote_nothing(store: metadata.Store, run_context_id: int) -> bool:
+  """Whether a run's executions wrote no artifact: each was CACHED, a resolver's (COMPLETE every time) or COMPLETE
+  without an output. An identical next run then resolves the same inputs and takes every node from the cache."""
   executions = store.get_executions_by_context(run_context_id)
+  wrote = {e.execution_id for e in store.get_events_by_execution_ids([e.id for e in executions])
+           if e.type in (metadata.Event.OUTPUT, metadata.Event.DECLARED_OUTPUT)}
   return bool(executions) and all(
       e.last_known_state == metadata.State.CACHED or
-      (e.last_known_state == metadata.State.COMPLETE and e.type == RESOLVER_TYPE) for e in executions)
+      (e.last_known_state == metadata.State.COMPLETE and (e.type == RESOLVER_TYPE or e.id not in wrote))
+      for e in executions)
 
 
 def record_dir(output_root: str) -> Path:
@@ -133,11 +139,11 @@ def forget(output_root: str) -> None:
 
 def remember(store: metadata.Store, config: config_lib.PipelineConfig, output_root: str,
              summary: run_summary.RunSummary, inputs: html_report.ReportInputs, digest: str = '') -> None:
-  """After a run that succeeded: records it when it was fully cached and read local input files (a next run with
+  """After a run that succeeded: records it when it wrote no artifact and read local input files (a next run with
   nothing changed can be replayed), else forgets any record. digest: the run's fingerprint, when known. A record
   that cannot be written is no record: the next run goes through TFX."""
   run = metadata.latest_run_context(store, config.pipeline_name)
-  if run is None or run.name != summary.run_id or not replayable_config(config) or not fully_cached(store, run.id):
+  if run is None or run.name != summary.run_id or not replayable_config(config) or not wrote_nothing(store, run.id):
     forget(output_root)
     return
   directory = record_dir(output_root)
@@ -193,15 +199,30 @@ def copied(node: NodeT, name: str) -> NodeT:
   return copy
 
 
+def as_registered(execution: metadata.Execution) -> None:
+  """Writes an execution's boolean parameters as TFX registers them before its cache lookup, which is all a cached
+  execution records: the JSON true or false (its __schema__ property says boolean). After an executor ran, TFX
+  republishes its parameters, a boolean as an int."""
+  for key, value in execution.custom_properties.items():
+    schema = execution.custom_properties.get(f'__schema__{key}__')
+    if schema is not None and value.WhichOneof('value') == 'int_value' and (
+        'boolean_type' in json.loads(schema.string_value or '{}').get('value_type', {})):
+      value.string_value = json.dumps(bool(value.int_value))
+
+
 def record_cached_run(store: metadata.Store, previous: metadata.Context, run_id: str) -> metadata.Context:
   """Records a new pipeline_run context with a copy of each execution of the previous run, in the same order: the
-  same type, state and properties, contexts (the new run instead of the previous one) and events."""
+  same type, properties (as registered), contexts (the new run instead of the previous one) and events, CACHED but
+  for a resolver's (COMPLETE, as TFX records it every time)."""
   run = copied(previous, name=run_id)
   [run.id] = store.put_contexts([run])
   store.put_parent_contexts([metadata_store_pb2.ParentContext(child_id=run.id, parent_id=p.id)
                              for p in store.get_parent_contexts_by_context(previous.id)])
   for execution in sorted(store.get_executions_by_context(previous.id), key=lambda e: e.id):
     copy = copied(execution, name=str(uuid.uuid4()))  # TFX names an execution by a UUID.
+    if execution.type != RESOLVER_TYPE:
+      copy.last_known_state = metadata.State.CACHED
+      as_registered(copy)
     contexts = [run if c.id == previous.id else c for c in store.get_contexts_by_execution(execution.id)]
     events = store.get_events_by_execution_ids([execution.id])
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
@@ -235,7 +256,7 @@ def new_run_id() -> str:
 
 
 def replay(config: config_lib.PipelineConfig, output_root: str, out: console.Console, verbose: bool) -> bool:
-  """Replays the run when nothing changed since a fully cached one: records it, prints its rows (with verbose,
+  """Replays the run when nothing changed since a run that wrote no artifact: records it, prints its rows (with verbose,
   the summary's table) and summary, writes its report. Returns whether it did; the caller holds the run lock."""
   started = time.monotonic()
   recorded = recorded_run(config, output_root)

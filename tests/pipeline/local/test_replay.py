@@ -70,20 +70,21 @@ def sqlite(db: Path) -> metadata_store_pb2.ConnectionConfig:
 
 @pytest.fixture(scope='module')
 def cached_root(tmp_path_factory, small_data_root) -> Tuple[Path, List[subprocess.CompletedProcess]]:
-  """An output root after a cold run and two reruns: the first reruns the drift gate (a model is served now), the
-  second is fully cached and leaves the record."""
+  """An output root after a cold run and a rerun, which runs the drift gate again (a model is served now), writes
+  no artifact and leaves the record."""
   root = tmp_path_factory.mktemp('replay') / 'out'
-  runs = [run_local(root, small_data_root) for _ in range(3)]
+  runs = [run_local(root, small_data_root) for _ in range(2)]
   return root, runs
 
 
-def test_only_a_fully_cached_run_leaves_a_record(cached_root):
+def test_only_a_run_that_wrote_no_artifact_leaves_a_record(cached_root):
   root, runs = cached_root
   assert not any(REPLAYED in r.stdout for r in runs)
   assert (root / replay.RECORD_DIR / replay.RECORD_FILE).exists()
   store = metadata.open_store(sqlite(root / 'metadata.db'))
   newest_first = metadata.run_contexts(store, config_lib.PIPELINE_NAME)
-  assert [replay.fully_cached(store, run.id) for run in newest_first] == [True, False, False]
+  assert [replay.wrote_nothing(store, run.id) for run in newest_first] == [True, False]
+  assert latest_run(root).component('DriftGate').state == 'COMPLETE'  # ran again, against the model just pushed
 
 
 def test_a_replayed_run_is_recorded_as_tfx_records_it_without_loading_tensorflow(cached_root, small_data_root,
@@ -118,7 +119,8 @@ def test_a_replayed_run_is_recorded_as_tfx_records_it_without_loading_tensorflow
   shutil.copy(replayed_db, db)  # TFX's cache works on from the replayed run's records
   after = run_local(root, small_data_root, '--no-replay')
   assert REPLAYED not in after.stdout
-  assert replay.fully_cached(metadata.open_store(sqlite(db)), latest_run_context_id(db))
+  assert replay.wrote_nothing(metadata.open_store(sqlite(db)), latest_run_context_id(db))
+  assert {c.state for c in latest_run(root).components} == {'CACHED', 'COMPLETE'}
 
 
 def latest_run_before(db: Path):

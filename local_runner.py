@@ -9,7 +9,7 @@ import os
 import sys
 import time
 import traceback
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -39,8 +39,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                       help='training steps (default: %(default)s)')
   parser.add_argument('--no-cache', action='store_true', help='rerun every component even if cached')
   parser.add_argument('--no-replay', action='store_true',
-                      help='go through TFX even when nothing changed since a run that wrote no artifact (without it '
-                           'such a run is recorded as TFX would record it, without loading TFX: '
+                      help='go through TFX even when a rerun with nothing changed would come from the cache (without '
+                           'it such a run is recorded as TFX would record it, without loading TFX: '
                            'pipeline/local/replay.py)')
   parser.add_argument('--accept-drift', action='store_true',
                       help='train on data that drifted beyond the schema\'s thresholds (recorded in ML Metadata)')
@@ -93,9 +93,12 @@ def rows_on(progress: Optional[console.Console]) -> Callable[[str, str, Optional
 
 
 def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.ExecutorWorker,
-                 progress: Optional[console.Console] = None, last: bool = False) -> Optional[Exception]:
+                 progress: Optional[console.Console] = None, last: bool = False
+                 ) -> Tuple[Optional[Exception], Optional[Dict[str, List[str]]]]:
   """Runs the pipeline once, independent components at the same time, and prints on progress, when given, a row as
-  each component starts and ends (under the run's heading, but for a backfill); returns what stopped it, or None.
+  each component starts and ends (under the run's heading, but for a backfill); returns what stopped it, or None,
+  and, when its resolvers resolve the same inputs again (a next run with nothing changed is all cache hits), the
+  names of each node's parameters, which pipeline/local/replay.py needs to record such a run.
 
   last: no run after this one needs the worker, which stops once nothing left can run beside another component."""
   from pipeline.dag import create_pipeline  # pylint: disable=g-import-not-at-top
@@ -104,11 +107,12 @@ def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.Exec
   run_id = datetime.datetime.now().isoformat()  # the pipeline_run context's name, as LocalDagRunner names it
   if progress is not None and config.backfill_span is None:
     progress.say(format_header(run_id))
+  runner = ConcurrentDagRunner(worker, run_id, rows_on(progress), retire_worker=last)
   try:
-    ConcurrentDagRunner(worker, run_id, rows_on(progress), retire_worker=last).run(create_pipeline(config))
-    return None
+    runner.run(create_pipeline(config))
+    return None, runner.parameter_names if runner.resolvers_repeat else None
   except Exception as e:  # pylint: disable=broad-except
-    return e
+    return e, None
 
 
 def backfill(config: config_lib.PipelineConfig, spans: List[int], worker: executor_worker.ExecutorWorker,
@@ -117,7 +121,7 @@ def backfill(config: config_lib.PipelineConfig, spans: List[int], worker: execut
   from pipeline.gates import GateError  # pylint: disable=g-import-not-at-top
   for span in spans:
     out.say(f'Backfilling span-{span} of the --window {config.window} (ingest and data gate only)')
-    failure = run_pipeline(dataclasses.replace(config, backfill_span=span), worker, progress)
+    failure, _ = run_pipeline(dataclasses.replace(config, backfill_span=span), worker, progress)
     if isinstance(failure, GateError):
       out.say(f'span-{span} is left out of the window: {failure}')
     elif failure:
@@ -171,8 +175,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def replayed(config: config_lib.PipelineConfig, args: argparse.Namespace, out: console.Console) -> bool:
-  """Whether the run was replayed, TFX left unloaded, because nothing changed since a run that wrote no artifact (a busy
-  output root is left to the run through TFX to report)."""
+  """Whether the run was replayed, TFX left unloaded, because nothing changed since a run it repeats from the cache
+  (a busy output root is left to the run through TFX to report)."""
   try:
     with run_lock.exclusive(args.output_root):
       return replay.replay(config, args.output_root, out, args.verbose)
@@ -204,7 +208,9 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
         out.error(input_check.format_problems(config.data_root, problems))
         return exit_codes.BAD_INPUT
       progress = None if args.verbose else out
-      failure = backfill(config, spans, worker, out, progress) or run_pipeline(config, worker, progress, last=True)
+      failure, repeatable = backfill(config, spans, worker, out, progress), None
+      if failure is None:
+        failure, repeatable = run_pipeline(config, worker, progress, last=True)
       if failure is not None:
         out.to_log(''.join(traceback.format_exception(type(failure), failure, failure.__traceback__)).rstrip())
       summary = run_summary.summarize_latest_run(store, config)
@@ -213,8 +219,8 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
       report_line, report_inputs = html_report.write_run_report(store, config, args.output_root, summary, failure,
                                                                 wall_seconds)
       out.say(report_line)
-      if failure is None and report_inputs is not None:
-        replay.remember(store, config, args.output_root, summary, report_inputs)
+      if failure is None and report_inputs is not None and repeatable is not None:
+        replay.remember(store, config, args.output_root, summary, report_inputs, repeatable)
       else:
         replay.forget(args.output_root)
       return exit_codes.exit_code(failure)

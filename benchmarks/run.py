@@ -40,7 +40,7 @@ from benchmarks.tables import (cold_run_table, ours_only_table, render, rerun_ta
                                serving_table)
 from preprocessing.examples import to_tf_example  # noqa: E402
 
-RERUNS = 3  # reruns with nothing changed: the third is the first one a fully cached run leaves to be replayed
+RERUNS = 3  # reruns with nothing changed: after the cold run (cache off: no record) the first goes through TFX
 RESULTS_FILE = Path(__file__).resolve().parent / 'RESULTS.md'
 DEFAULT_BEAM_WORKERS = 1
 

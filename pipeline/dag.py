@@ -87,6 +87,7 @@ def drift_check(config: config_lib.PipelineConfig, statistics_gen: BaseNode,
       strategy_class=ServedDataStatistics,
       config={'pipeline_name': config.pipeline_name, 'pushed_under': config.references_under},
       statistics=Channel(type=ExampleStatistics),
+      current=statistics_gen.outputs['statistics'],
   ).with_id('served_data_statistics_resolver')
   gate = DriftGate(statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
                    served_statistics=served.outputs['statistics'], accept_drift=config.accept_drift)

@@ -48,7 +48,13 @@ def served_data_statistics_id(store: metadata.Store, pipeline_name: str = '', pu
 
 
 class ServedDataStatistics(ResolverStrategy):
-  """Resolves the statistics of the data that trained the pipeline's served model (nothing before a push)."""
+  """Resolves `statistics`: those of the data that trained the pipeline's served model, unless they are this run's
+  own (`current`), and nothing before a push.
+
+  Data compared with itself cannot drift; and a rerun whose StatisticsGen came from the cache thereby gives the drift
+  gate the inputs the run that pushed gave it, so the gate comes from the cache too (and pipeline/local/replay.py can
+  record the rerun without TFX).
+  """
 
   def __init__(self, pipeline_name: str = '', pushed_under: str = ''):
     self._pipeline_name = pipeline_name
@@ -57,7 +63,10 @@ class ServedDataStatistics(ResolverStrategy):
   def resolve_artifacts(self, store: metadata.Store,
                         input_dict: Dict[str, List[types.Artifact]]) -> Optional[Dict[str, List[types.Artifact]]]:
     wanted = served_data_statistics_id(store, self._pipeline_name, self._pushed_under)
-    return {key: [a for a in artifacts if a.id == wanted] for key, artifacts in input_dict.items()}
+    if wanted in {a.id for a in input_dict['current']}:
+      wanted = None
+    return {'statistics': [a for a in input_dict['statistics'] if a.id == wanted],
+            'current': input_dict['current']}  # TFX needs every key.
 
 
 def feature_stats(stats: statistics_pb2.DatasetFeatureStatistics,

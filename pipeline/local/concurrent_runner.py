@@ -13,6 +13,10 @@ the Trainer and Evaluator run without it), when the runner is told it is the wor
 When a node fails, no further node starts; the nodes already running finish, and the failure of the earliest node
 in topological order is raised (so a data gate's report wins over anything that ran beside it).
 
+After a run that succeeded, the runner asks TFX to resolve each resolver's inputs again: when every one resolves what
+it resolved in the run, a next run with nothing changed would take every node from the cache (resolvers_repeat),
+which pipeline/local/replay.py records without loading TFX.
+
 A report function, when given, hears of each node as it starts (nodes with an executor: a resolver resolves at once)
 and as it ends, with the state ML Metadata recorded (complete, cached, failed) and its seconds.
 """
@@ -28,19 +32,22 @@ from typing import Callable, Collection, Dict, List, Mapping, Optional, Sequence
 from absl import logging
 from google.protobuf import message
 from ml_metadata.proto import metadata_store_pb2
+from tfx import types
 from tfx.dsl.compiler import constants
 from tfx.orchestration import metadata
 from tfx.orchestration.local import runner_utils
-from tfx.orchestration.portable import base_executor_operator, data_types, launcher, runtime_parameter_utils
-from tfx.orchestration.portable import tfx_runner
+from tfx.orchestration.portable import base_executor_operator, data_types, inputs_utils, launcher
+from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner
 from tfx.proto.orchestration import executable_spec_pb2, execution_result_pb2, pipeline_pb2
 
 from pipeline.local.executor_worker import ExecutorWorker, run_executor_here
+from pipeline.local.replay import RESOLVER_TYPE
 
 MAX_PARALLEL = 2  # nodes running at once: this machine's cores, this process and the worker.
 LANE_SPECS = (executable_spec_pb2.PythonClassExecutableSpec, executable_spec_pb2.BeamExecutableSpec)
 STARTED = 'STARTED'
 Report = Callable[[str, str, Optional[float]], None]  # (node id, STARTED or the state it ended in, its seconds)
+Launch = Callable[[str], Optional[data_types.ExecutionInfo]]  # runs a node by id; what TFX's Launcher returned
 
 
 def run_in_dependency_order(order: Sequence[str], upstream: Mapping[str, Set[str]], run: Callable[[str], None],
@@ -171,7 +178,7 @@ def ignore(node_id: str, state: str, seconds: Optional[float]) -> None:
 
 
 def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes, report: Report = ignore
-                  ) -> Tuple[Dict[str, pipeline_pb2.PipelineNode], Callable[[str], None]]:
+                  ) -> Tuple[Dict[str, pipeline_pb2.PipelineNode], Launch]:
   """The pipeline's nodes to run by id, in topological order, and the function that launches one of them and
   reports it."""
   deployment_config = runner_utils.extract_local_deployment_config(pipeline)
@@ -182,7 +189,7 @@ def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes, report:
            if not n.pipeline_node.execution_options.HasField('skip')}
   operators = {spec: functools.partial(LaneExecutorOperator, lanes=lanes) for spec in LANE_SPECS}
 
-  def launch(node_id: str) -> None:
+  def launch(node_id: str) -> Optional[data_types.ExecutionInfo]:
     executor_spec = runner_utils.extract_executor_spec(deployment_config, node_id)
     if executor_spec is not None:
       report(node_id, STARTED, None)
@@ -200,8 +207,31 @@ def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes, report:
       report(node_id, 'FAILED', time.monotonic() - started)
       raise
     report(node_id, execution_state(connection_config, info), time.monotonic() - started)
+    return info
 
   return nodes, launch
+
+
+def artifact_ids(artifacts: Mapping[str, Sequence[types.Artifact]]) -> Dict[str, List[int]]:
+  return {key: sorted(a.id for a in values) for key, values in artifacts.items()}
+
+
+def resolvers_repeat(pipeline: pipeline_pb2.Pipeline, nodes: Mapping[str, pipeline_pb2.PipelineNode],
+                     infos: Mapping[str, Optional[data_types.ExecutionInfo]]) -> bool:
+  """Whether every resolver of a run that succeeded resolves now, with TFX's own input resolution, the artifacts it
+  resolved in the run. A next run with nothing changed then takes every node from the cache: its resolvers read the
+  same store, and every other node's inputs are the outputs of nodes upstream that came from the cache."""
+  connection = runner_utils.extract_local_deployment_config(pipeline).metadata_connection_config
+  with metadata.Metadata(getattr(connection, connection.WhichOneof('connection_config'))) as handle:
+    for node_id, node in nodes.items():
+      if node.node_info.type.name != RESOLVER_TYPE:
+        continue
+      info = infos.get(node_id)
+      resolved = inputs_utils.resolve_input_artifacts(pipeline_node=node, metadata_handle=handle)
+      if (info is None or isinstance(resolved, inputs_utils.Skip) or len(resolved) != 1 or
+          artifact_ids(resolved[0]) != artifact_ids(info.output_dict)):
+        return False
+  return True
 
 
 class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
@@ -215,6 +245,8 @@ class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
     self._run_id = run_id
     self._report = report
     self._retire_worker = retire_worker
+    self.resolvers_repeat = False  # after a run that succeeded: whether its resolvers resolve the same again
+    self.parameter_names: Dict[str, List[str]] = {}  # of each node of the last run: what TFX registers for it
 
   def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
                   run_options: Optional[pipeline_pb2.RunOptions] = None) -> None:
@@ -227,19 +259,30 @@ class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
     upstream = {node_id: set(node.upstream_nodes) & set(nodes) for node_id, node in nodes.items()}
     if self._retire_worker:
       launch = self.retiring_worker_when_done(launch, pipeline, upstream)
-    run_in_dependency_order(list(nodes), upstream, launch, MAX_PARALLEL)
+    infos: Dict[str, Optional[data_types.ExecutionInfo]] = {}
 
-  def retiring_worker_when_done(self, launch: Callable[[str], None], pipeline: pipeline_pb2.Pipeline,
-                                upstream: Mapping[str, Set[str]]) -> Callable[[str], None]:
+    def launch_and_keep(node_id: str) -> None:
+      infos[node_id] = launch(node_id)
+
+    self.resolvers_repeat = False
+    self.parameter_names = {node_id: sorted(node.parameters.parameters) for node_id, node in nodes.items()}
+    run_in_dependency_order(list(nodes), upstream, launch_and_keep, MAX_PARALLEL)
+    try:
+      self.resolvers_repeat = resolvers_repeat(pipeline, nodes, infos)
+    except Exception:  # pylint: disable=broad-except  (the run succeeded; its next run goes through TFX)
+      logging.exception('Resolving the resolvers\' inputs again failed')
+
+  def retiring_worker_when_done(self, launch: Launch, pipeline: pipeline_pb2.Pipeline,
+                                upstream: Mapping[str, Set[str]]) -> Launch:
     """launch, then retire the worker once no two of the executor nodes that have not ended can run side by side."""
     deployment_config = runner_utils.extract_local_deployment_config(pipeline)
     unfinished = {n for n in upstream if runner_utils.extract_executor_spec(deployment_config, n) is not None}
     ancestry = all_upstream(upstream)
     lock = threading.Lock()
 
-    def launch_then_retire(node_id: str) -> None:
+    def launch_then_retire(node_id: str) -> Optional[data_types.ExecutionInfo]:
       try:
-        launch(node_id)
+        return launch(node_id)
       finally:
         with lock:
           unfinished.discard(node_id)

@@ -1,17 +1,20 @@
 """A rerun that TFX would take wholly from its cache, recorded and reported without loading TensorFlow.
 
 TFX decides that a node is cached from its resolved inputs, parameters and code; loading TFX and TensorFlow to decide
-it takes most of an 8 s rerun. A run that wrote no artifact (every component CACHED, the resolvers COMPLETE, and any
-component that ran wrote nothing: the drift gate, run again on the first rerun after a push because its resolver now
-finds the model just pushed) leaves the resolvers the same store to choose from. A next run with the same code,
-configuration, installed packages and input files, against a store nothing wrote to since, therefore resolves the
-same inputs as that run, and every node, the ones that ran included, is a cache hit on that run's executions. Such a
-run is recorded here as TFX records a cached one (a new pipeline_run context, and for each execution of the previous
-run a CACHED copy with its contexts and events), and its summary and report are made from what the previous run left
+it takes most of an 8 s rerun. After a run that succeeded, a next run with the same code, configuration, installed
+packages and input files, against a store nothing wrote to since, takes every node from the cache when its resolvers
+resolve what they resolved in that run: every other node then gets the inputs it had, the outputs of nodes upstream
+that came from the cache. That holds when TFX, asked at the end of the run, resolved each resolver's inputs again to
+the same artifacts (pipeline/local/concurrent_runner.py; a first run too: the drift gate is not given the statistics
+of the data it checks, nor the Evaluator the model just trained as its baseline), and after a run that wrote no
+artifact (a replayed one), which leaves the resolvers the same store. Such a next run is recorded here as TFX records a
+cached one (a new pipeline_run context, and for each execution of the previous run a CACHED copy with its
+parameters as registered, contexts and events), and its summary and report are made from what the previous run left
 beside the record (its run summary and the report's inputs, which a cached run shares with it).
 
-Anything else (a run that wrote an artifact, so the next one may resolve it; any change; --no-cache; a --window over
-spans) runs through TFX. The record lives under <output-root>/replay/ and holds a digest, never a password.
+Anything else (a run whose resolvers would find something new, as a --warm-start run whose model was blessed; any
+change; --no-cache; a --window over spans) runs through TFX. The record lives under <output-root>/replay/ and holds a
+digest, never a password.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from google.protobuf import message
 from ml_metadata import metadata_store
@@ -51,11 +54,12 @@ NodeT = TypeVar('NodeT', metadata.Execution, metadata.Context)
 
 @dataclasses.dataclass(frozen=True)
 class Record:
-  """A run that wrote no artifact, and what made it: the digest of its code, configuration, packages and input
-  files, and the store's state after it."""
+  """A run that a next one with nothing changed repeats from the cache, and what made it: the digest of its code,
+  configuration, packages and input files, and the store's state after it."""
   run_id: str
   fingerprint: str
   store_state: List[List[int]]
+  parameter_names: Dict[str, List[str]]  # of each node: what TFX registers for its execution
 
 
 def files_under(root: Path) -> Iterator[Path]:
@@ -115,18 +119,6 @@ def store_state(store: metadata.Store) -> List[List[int]]:
   return state
 
 
-def wrote_nothing(store: metadata.Store, run_context_id: int) -> bool:
-  """Whether a run's executions wrote no artifact: each was CACHED, a resolver's (COMPLETE every time) or COMPLETE
-  without an output. An identical next run then resolves the same inputs and takes every node from the cache."""
-  executions = store.get_executions_by_context(run_context_id)
-  wrote = {e.execution_id for e in store.get_events_by_execution_ids([e.id for e in executions])
-           if e.type in (metadata.Event.OUTPUT, metadata.Event.DECLARED_OUTPUT)}
-  return bool(executions) and all(
-      e.last_known_state == metadata.State.CACHED or
-      (e.last_known_state == metadata.State.COMPLETE and (e.type == RESOLVER_TYPE or e.id not in wrote))
-      for e in executions)
-
-
 def record_dir(output_root: str) -> Path:
   return Path(output_root) / RECORD_DIR
 
@@ -138,12 +130,14 @@ def forget(output_root: str) -> None:
 
 
 def remember(store: metadata.Store, config: config_lib.PipelineConfig, output_root: str,
-             summary: run_summary.RunSummary, inputs: html_report.ReportInputs, digest: str = '') -> None:
-  """After a run that succeeded: records it when it wrote no artifact and read local input files (a next run with
-  nothing changed can be replayed), else forgets any record. digest: the run's fingerprint, when known. A record
-  that cannot be written is no record: the next run goes through TFX."""
+             summary: run_summary.RunSummary, inputs: html_report.ReportInputs,
+             parameter_names: Mapping[str, Sequence[str]], digest: str = '') -> None:
+  """After a run that succeeded and that a next run with nothing changed would take from the cache node for node (its
+  resolvers resolve the same again, or it was replayed): records it, when it read local input files, else forgets
+  any record. parameter_names: of each node (pipeline/local/concurrent_runner.py); digest: the run's fingerprint,
+  when known. A record that cannot be written is no record: the next run goes through TFX."""
   run = metadata.latest_run_context(store, config.pipeline_name)
-  if run is None or run.name != summary.run_id or not replayable_config(config) or not wrote_nothing(store, run.id):
+  if run is None or run.name != summary.run_id or not replayable_config(config):
     forget(output_root)
     return
   directory = record_dir(output_root)
@@ -151,7 +145,8 @@ def remember(store: metadata.Store, config: config_lib.PipelineConfig, output_ro
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / REPORT_INPUTS_FILE, 'wb') as f:  # the record names its run: it is written last
       pickle.dump((summary, inputs), f)
-    record = Record(summary.run_id, digest or fingerprint(config), store_state(store))
+    record = Record(summary.run_id, digest or fingerprint(config), store_state(store),
+                    {node: list(names) for node, names in parameter_names.items()})
     partial = directory / f'.{RECORD_FILE}.partial'
     partial.write_text(json.dumps(dataclasses.asdict(record)))
     os.replace(partial, directory / RECORD_FILE)
@@ -168,13 +163,16 @@ def replayable_config(config: config_lib.PipelineConfig) -> bool:
 
 def recorded_run(config: config_lib.PipelineConfig, output_root: str
                  ) -> Optional[Tuple[metadata.Store, metadata.Context, run_summary.RunSummary, html_report.ReportInputs,
-                                     str]]:
-  """The store, the recorded run, its summary and report inputs and the fingerprint they share, when this run would
-  repeat that run; else None."""
+                                     Record]]:
+  """The store, the recorded run, its summary and report inputs and the record, when this run would repeat that run;
+  else None (also for a record of an earlier version of this module)."""
   path = record_dir(output_root) / RECORD_FILE
   if not replayable_config(config) or not path.exists():
     return None
-  record = Record(**json.loads(path.read_text()))
+  try:
+    record = Record(**json.loads(path.read_text()))
+  except (TypeError, ValueError):
+    return None
   store = metadata.open_store(config.metadata_connection_config)
   run = metadata.latest_run_context(store, config.pipeline_name)
   if run is None or run.name != record.run_id or store_state(store) != record.store_state:
@@ -185,7 +183,7 @@ def recorded_run(config: config_lib.PipelineConfig, output_root: str
     return None
   with open(record_dir(output_root) / REPORT_INPUTS_FILE, 'rb') as f:
     summary, inputs = pickle.load(f)
-  return store, run, summary, inputs, record.fingerprint
+  return store, run, summary, inputs, record
 
 
 def copied(node: NodeT, name: str) -> NodeT:
@@ -199,10 +197,14 @@ def copied(node: NodeT, name: str) -> NodeT:
   return copy
 
 
-def as_registered(execution: metadata.Execution) -> None:
-  """Writes an execution's boolean parameters as TFX registers them before its cache lookup, which is all a cached
-  execution records: the JSON true or false (its __schema__ property says boolean). After an executor ran, TFX
-  republishes its parameters, a boolean as an int."""
+def as_registered(execution: metadata.Execution, parameter_names: Sequence[str]) -> None:
+  """Leaves an executed node's custom properties as TFX registers them before its cache lookup, which is all a cached
+  execution records: its parameters with their __schema__ entries, a boolean as the JSON true or false. Once its
+  executor ran, TFX republishes what the executor was given: a boolean as an int, and what a driver added
+  (ExampleGen's span and input fingerprint)."""
+  registered = set(parameter_names) | {f'__schema__{name}__' for name in parameter_names}
+  for key in [key for key in execution.custom_properties if key not in registered]:
+    del execution.custom_properties[key]
   for key, value in execution.custom_properties.items():
     schema = execution.custom_properties.get(f'__schema__{key}__')
     if schema is not None and value.WhichOneof('value') == 'int_value' and (
@@ -210,20 +212,26 @@ def as_registered(execution: metadata.Execution) -> None:
       value.string_value = json.dumps(bool(value.int_value))
 
 
-def record_cached_run(store: metadata.Store, previous: metadata.Context, run_id: str) -> metadata.Context:
+def node_id(contexts: Sequence[metadata.Context]) -> str:
+  """The pipeline node an execution ran, from its contexts (TFX names the node context <pipeline>.<node id>)."""
+  return next(c.name.rsplit('.', 1)[-1] for c in contexts if c.type == 'node')
+
+
+def record_cached_run(store: metadata.Store, previous: metadata.Context, run_id: str,
+                      parameter_names: Mapping[str, Sequence[str]]) -> metadata.Context:
   """Records a new pipeline_run context with a copy of each execution of the previous run, in the same order: the
-  same type, properties (as registered), contexts (the new run instead of the previous one) and events, CACHED but
-  for a resolver's (COMPLETE, as TFX records it every time)."""
+  same type, properties (of an execution that ran, as TFX registers them: as_registered), contexts (the new run
+  instead of the previous one) and events, CACHED but for a resolver's (COMPLETE, as TFX records it every time)."""
   run = copied(previous, name=run_id)
   [run.id] = store.put_contexts([run])
   store.put_parent_contexts([metadata_store_pb2.ParentContext(child_id=run.id, parent_id=p.id)
                              for p in store.get_parent_contexts_by_context(previous.id)])
   for execution in sorted(store.get_executions_by_context(previous.id), key=lambda e: e.id):
     copy = copied(execution, name=str(uuid.uuid4()))  # TFX names an execution by a UUID.
-    if execution.type != RESOLVER_TYPE:
-      copy.last_known_state = metadata.State.CACHED
-      as_registered(copy)
     contexts = [run if c.id == previous.id else c for c in store.get_contexts_by_execution(execution.id)]
+    if execution.last_known_state == metadata.State.COMPLETE and execution.type != RESOLVER_TYPE:
+      copy.last_known_state = metadata.State.CACHED
+      as_registered(copy, parameter_names[node_id(contexts)])
     events = store.get_events_by_execution_ids([execution.id])
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     copied_events = []
@@ -256,15 +264,16 @@ def new_run_id() -> str:
 
 
 def replay(config: config_lib.PipelineConfig, output_root: str, out: console.Console, verbose: bool) -> bool:
-  """Replays the run when nothing changed since a run that wrote no artifact: records it, prints its rows (with verbose,
-  the summary's table) and summary, writes its report. Returns whether it did; the caller holds the run lock."""
+  """Replays the run when nothing changed since a run it repeats from the cache: records it, prints its rows (with
+  verbose, the summary's table) and summary, writes its report. Returns whether it did; the caller holds the run
+  lock."""
   started = time.monotonic()
   recorded = recorded_run(config, output_root)
   if recorded is None:
     return False
   from pipeline.reporting import html_report, run_summary  # pylint: disable=g-import-not-at-top
-  store, previous, previous_summary, previous_inputs, digest = recorded
-  run = record_cached_run(store, previous, new_run_id())
+  store, previous, previous_summary, previous_inputs, record = recorded
+  run = record_cached_run(store, previous, new_run_id(), record.parameter_names)
   summary = replayed_summary(store, run, previous_summary)
   inputs = replayed_report_inputs(summary, previous_inputs)
   if not verbose:
@@ -275,5 +284,5 @@ def replay(config: config_lib.PipelineConfig, output_root: str, out: console.Con
   wall_seconds = time.monotonic() - started
   out.say(run_summary.format_summary(summary, None, wall_seconds, out.log_path, components=verbose))
   out.say(html_report.write_report(output_root, summary, None, wall_seconds, inputs))
-  remember(store, config, output_root, summary, inputs, digest)
+  remember(store, config, output_root, summary, inputs, record.parameter_names, record.fingerprint)
   return True

@@ -2,6 +2,7 @@
 import pytest
 import tensorflow_data_validation as tfdv
 from ml_metadata.proto import metadata_store_pb2
+from tfx.types import standard_artifacts
 
 from conftest import latest_run, run_local, taxi_rows, tree_digest, write_csv
 from pipeline import config as config_lib
@@ -31,6 +32,24 @@ def test_statistics_behind_the_served_model_are_found_through_lineage(served_roo
   assert drift.served_data_statistics_id(store, config_lib.PIPELINE_NAME) == statistics.id
   assert drift.served_data_statistics_id(store, 'another-pipeline') is None  # --pipeline-name keeps them apart
   assert drift.served_data_statistics_id(store, config_lib.PIPELINE_NAME, '/elsewhere/pipeline') is None
+
+
+def test_the_served_statistics_are_not_resolved_for_the_data_they_describe(served_root):
+  store = metadata.open_uri(str(served_root / 'metadata.db'))
+  served = drift.served_data_statistics_id(store)
+
+  def statistics(artifact_id: int) -> standard_artifacts.ExampleStatistics:
+    artifact = standard_artifacts.ExampleStatistics()
+    artifact.id = artifact_id
+    return artifact
+
+  def resolved(current_id: int):
+    found = drift.ServedDataStatistics().resolve_artifacts(
+        store, {'statistics': [statistics(served), statistics(served + 1000)], 'current': [statistics(current_id)]})
+    return [a.id for a in found['statistics']], [a.id for a in found['current']]
+
+  assert resolved(served + 1000) == ([served], [served + 1000])  # new data: compared with the served model's
+  assert resolved(served) == ([], [served])  # the served model's own data: nothing to compare with
 
 
 def test_nothing_is_resolved_before_the_first_push():

@@ -28,20 +28,19 @@ def prepare_data(size: float, work_dir: Path, header: List[str], kept: List[List
   return data_dir, rows
 
 
-def ours_command(data_dir: Path, output_root: Path, cache: bool, beam_workers: int) -> List[str]:
-  """The local_runner.py command line of a run of ours."""
+def ours_command(data_dir: Path, output_root: Path, beam_workers: int) -> List[str]:
+  """The local_runner.py command line of a run of ours, as a user runs it (the cache on: a run on a fresh output root
+  is cold, and a rerun is replayed as a user's would be)."""
   command = [sys.executable, 'local_runner.py', '--data-root', str(data_dir), '--output-root', str(output_root)]
-  command += [] if cache else ['--no-cache']
   return command + (['--beam-workers', str(beam_workers)] if beam_workers > 1 else [])
 
 
-def run_ours(size: float, rows: int, data_dir: Path, output_root: Path, cache: bool,
-             beam_workers: int, label: str = '') -> RunResult:
-  """One run of local_runner.py, measured, with its component times from its MLMD; label names its log (by default
-  cached or cold)."""
+def run_ours(size: float, rows: int, data_dir: Path, output_root: Path, beam_workers: int,
+             label: str = 'cold') -> RunResult:
+  """One run of local_runner.py, measured, with its component times from its MLMD; label names its log."""
   from pipeline import config as config_lib  # pylint: disable=g-import-not-at-top
-  log = output_root.parent / f'{output_root.name}-{label or ("cached" if cache else "cold")}.log'
-  measured = run_measured(ours_command(data_dir, output_root, cache, beam_workers), REPO_ROOT, venv_env(), log)
+  log = output_root.parent / f'{output_root.name}-{label}.log'
+  measured = run_measured(ours_command(data_dir, output_root, beam_workers), REPO_ROOT, venv_env(), log)
   components, states, spans = component_times(output_root / config_lib.METADATA_FILE, config_lib.PIPELINE_NAME)
   return RunResult(OURS, size, rows, measured, components, states, component_at(spans, measured.peak_at))
 
@@ -69,7 +68,7 @@ def cold_runs(size: float, rows: int, data_dir: Path, work_dir: Path, beam_worke
   """Runs ours, then the template, from scratch; each run with the directory its model is pushed under."""
   output_root = ours_root(work_dir, size)
   shutil.rmtree(output_root, ignore_errors=True)
-  yield run_ours(size, rows, data_dir, output_root, False, beam_workers), output_root / 'serving_model'
+  yield run_ours(size, rows, data_dir, output_root, beam_workers), output_root / 'serving_model'
   if not skip_template:
     output_dir = work_dir / f'template-out-{size_label(size)}'
     shutil.rmtree(output_dir, ignore_errors=True)

@@ -203,8 +203,8 @@ def run_notes(kept: int, held: int, seed: int, beam_workers: int, load_at_start:
   workers = f' --beam-workers {beam_workers}' if beam_workers > 1 else ''
   return [f'data: size 1 = the shipped sample less the {held:,} rows held back for the AUC ({kept:,} rows); other '
           f'sizes = size x {SAMPLE_ROWS:,} rows generated from those kept rows (benchmarks/generate.py, seed {seed})',
-          f'ours: `local_runner.py --no-cache{workers}`; template: `tfx template copy --model=taxi` with every '
-          'component appended, run by its own local_runner.py',
+          f'ours: `local_runner.py{workers}` on a fresh output root; template: `tfx template copy --model=taxi` with '
+          'every component appended, run by its own local_runner.py',
           f'peak memory: largest sum of RSS over the run\'s process tree, polled every {POLL_SECONDS} s; wall clock '
           'includes interpreter start and imports',
           f'load average (1 min) at start: {load_at_start:.2f}, at end: {os.getloadavg()[0]:.2f} '

@@ -133,7 +133,7 @@ def test_verbose_brings_the_library_logs_back_to_the_console(e2e_run, small_data
   output_root, quiet = e2e_run
   assert 'WARNING:absl:' not in quiet.stdout + quiet.stderr  # the default run's console
   logs_before = sorted((output_root / 'logs').iterdir())
-  # Through TFX: after a rerun, which writes no artifact, this run would be replayed, loading no library to log.
+  # Through TFX: with nothing changed this run would be replayed, which loads no library to log.
   verbose = run_local('--data-root', str(small_data_root), '--output-root', str(output_root),
                       '--train-steps', str(E2E_TRAIN_STEPS), '--verbose', '--no-replay')
   assert verbose.returncode == 0, verbose.stdout + verbose.stderr

@@ -177,13 +177,18 @@ def ignore(node_id: str, state: str, seconds: Optional[float]) -> None:
   del node_id, state, seconds
 
 
+def metadata_connection(pipeline: pipeline_pb2.Pipeline) -> message.Message:
+  """The ML Metadata connection config of a pipeline IR's local deployment."""
+  connection = runner_utils.extract_local_deployment_config(pipeline).metadata_connection_config
+  return getattr(connection, connection.WhichOneof('connection_config'))
+
+
 def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes, report: Report = ignore
                   ) -> Tuple[Dict[str, pipeline_pb2.PipelineNode], Launch]:
   """The pipeline's nodes to run by id, in topological order, and the function that launches one of them and
   reports it."""
   deployment_config = runner_utils.extract_local_deployment_config(pipeline)
-  connection = deployment_config.metadata_connection_config
-  connection_config = getattr(connection, connection.WhichOneof('connection_config'))
+  connection_config = metadata_connection(pipeline)
   logging.info('Using connection config:\n %s', connection_config)  # as LocalDagRunner, at INFO (--verbose)
   nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in pipeline.nodes
            if not n.pipeline_node.execution_options.HasField('skip')}
@@ -221,8 +226,7 @@ def resolvers_repeat(pipeline: pipeline_pb2.Pipeline, nodes: Mapping[str, pipeli
   """Whether every resolver of a run that succeeded resolves now, with TFX's own input resolution, the artifacts it
   resolved in the run. A next run with nothing changed then takes every node from the cache: its resolvers read the
   same store, and every other node's inputs are the outputs of nodes upstream that came from the cache."""
-  connection = runner_utils.extract_local_deployment_config(pipeline).metadata_connection_config
-  with metadata.Metadata(getattr(connection, connection.WhichOneof('connection_config'))) as handle:
+  with metadata.Metadata(metadata_connection(pipeline)) as handle:
     for node_id, node in nodes.items():
       if node.node_info.type.name != RESOLVER_TYPE:
         continue

@@ -110,7 +110,7 @@ def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.Exec
   runner = ConcurrentDagRunner(worker, run_id, rows_on(progress), retire_worker=last)
   try:
     runner.run(create_pipeline(config))
-    return None, runner.parameter_names if runner.resolvers_repeat else None
+    return None, runner.repeatable
   except Exception as e:  # pylint: disable=broad-except
     return e, None
 

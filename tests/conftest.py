@@ -32,7 +32,8 @@ E2E_TRAIN_STEPS = 300
 EXPECTED_NODES = {'CsvExampleGen', 'StatisticsGen', 'CuratedSchemaGen', 'ExampleValidator', 'DataGate',
                   'Transform', 'Trainer', 'Evaluator', 'Pusher'}  # everywhere, besides a resolver of the baseline
 DRIFT_NODES = {'served_data_statistics_resolver', 'DriftGate'}  # local runs only
-LOCAL_NODES = EXPECTED_NODES | DRIFT_NODES | {'baseline_model_resolver', 'latest_hyperparameters_resolver'}
+LOCAL_RESOLVERS = {'baseline_model_resolver', 'latest_hyperparameters_resolver', 'served_data_statistics_resolver'}
+LOCAL_NODES = EXPECTED_NODES | DRIFT_NODES | LOCAL_RESOLVERS
 
 
 def taxi_rows():

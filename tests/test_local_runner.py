@@ -13,7 +13,7 @@ from tfx.components.util import tfxio_utils
 from tfx.types import standard_artifacts
 from tfx_bsl.public import tfxio
 
-from conftest import E2E_TRAIN_STEPS, LOCAL_NODES, latest_run, pushed_model_dir, run_local
+from conftest import E2E_TRAIN_STEPS, LOCAL_NODES, LOCAL_RESOLVERS, latest_run, pushed_model_dir, run_local
 from models import trainer, warm_start
 from models.model import build_model
 from pipeline.local import replay
@@ -69,8 +69,7 @@ def test_a_rerun_with_nothing_changed_comes_from_the_cache(e2e_run, small_data_r
   # Resolvers always run. The served model's data is this run's own, which the drift gate is not given, and the
   # baseline leaves out the model of this run, which the first run pushed: the gate's and the Evaluator's inputs are
   # unchanged; no tuning was ever recorded, so the Trainer's hyperparameters input is as empty as before.
-  ran = {'baseline_model_resolver', 'served_data_statistics_resolver', 'latest_hyperparameters_resolver'}
-  assert {n for n, state in states.items() if state != 'CACHED'} == ran, states
+  assert {n for n, state in states.items() if state != 'CACHED'} == LOCAL_RESOLVERS, states
   assert os.listdir(output_root / 'serving_model') == served_before
 
 

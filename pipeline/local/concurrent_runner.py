@@ -14,7 +14,7 @@ When a node fails, no further node starts; the nodes already running finish, and
 in topological order is raised (so a data gate's report wins over anything that ran beside it).
 
 After a run that succeeded, the runner asks TFX to resolve each resolver's inputs again: when every one resolves what
-it resolved in the run, a next run with nothing changed would take every node from the cache (resolvers_repeat),
+it resolved in the run, a next run with nothing changed would take every node from the cache (repeatable),
 which pipeline/local/replay.py records without loading TFX.
 
 A report function, when given, hears of each node as it starts (nodes with an executor: a resolver resolves at once)
@@ -218,6 +218,7 @@ def node_launcher(pipeline: pipeline_pb2.Pipeline, lanes: ExecutorLanes, report:
 
 
 def artifact_ids(artifacts: Mapping[str, Sequence[types.Artifact]]) -> Dict[str, List[int]]:
+  """The ids of the artifacts under each key, sorted."""
   return {key: sorted(a.id for a in values) for key, values in artifacts.items()}
 
 
@@ -249,8 +250,9 @@ class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
     self._run_id = run_id
     self._report = report
     self._retire_worker = retire_worker
-    self.resolvers_repeat = False  # after a run that succeeded: whether its resolvers resolve the same again
-    self.parameter_names: Dict[str, List[str]] = {}  # of each node of the last run: what TFX registers for it
+    # After a run that succeeded and whose resolvers resolve the same again: the names of each node's parameters
+    # (what TFX registers for its execution, which pipeline/local/replay.py records); else None.
+    self.repeatable: Optional[Dict[str, List[str]]] = None
 
   def run_with_ir(self, pipeline: pipeline_pb2.Pipeline,
                   run_options: Optional[pipeline_pb2.RunOptions] = None) -> None:
@@ -268,11 +270,11 @@ class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
     def launch_and_keep(node_id: str) -> None:
       infos[node_id] = launch(node_id)
 
-    self.resolvers_repeat = False
-    self.parameter_names = {node_id: sorted(node.parameters.parameters) for node_id, node in nodes.items()}
+    self.repeatable = None
     run_in_dependency_order(list(nodes), upstream, launch_and_keep, MAX_PARALLEL)
     try:
-      self.resolvers_repeat = resolvers_repeat(pipeline, nodes, infos)
+      if resolvers_repeat(pipeline, nodes, infos):
+        self.repeatable = {node_id: sorted(node.parameters.parameters) for node_id, node in nodes.items()}
     except Exception:  # pylint: disable=broad-except  (the run succeeded; its next run goes through TFX)
       logging.exception('Resolving the resolvers\' inputs again failed')
 

@@ -11,13 +11,12 @@ from typing import List, Tuple
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from conftest import E2E_TRAIN_STEPS, LOCAL_NODES, REPO_ROOT, latest_run
+from conftest import E2E_TRAIN_STEPS, LOCAL_NODES, LOCAL_RESOLVERS, REPO_ROOT, latest_run
 from pipeline import config as config_lib
 from pipeline import metadata
 from pipeline.local import replay
 
 REPLAYED = replay.REPLAYED
-RESOLVERS = {'baseline_model_resolver', 'latest_hyperparameters_resolver', 'served_data_statistics_resolver'}
 
 
 def run_local(output_root: Path, data_root: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -104,7 +103,7 @@ def test_a_replayed_run_is_recorded_as_tfx_records_it_without_loading_tensorflow
   assert loaded(log, 'ml_metadata') and not loaded(log, 'tensorflow') and not loaded(log, 'tfx'), log[-2000:]
   summary = latest_run(root)
   assert {c.node_id for c in summary.components} == LOCAL_NODES
-  assert {c.node_id for c in summary.components if c.state != 'CACHED'} == RESOLVERS
+  assert {c.node_id for c in summary.components if c.state != 'CACHED'} == LOCAL_RESOLVERS
   evaluation = summary.component('Evaluator').outputs['evaluation'][0]
   assert evaluation.id == latest_run_before(before).component('Evaluator').outputs['evaluation'][0].id
   assert f'Run {summary.run_id}' in replayed.stdout
@@ -124,7 +123,7 @@ def test_a_replayed_run_is_recorded_as_tfx_records_it_without_loading_tensorflow
   shutil.copy(replayed_db, db)  # TFX's cache works on from the replayed run's records
   after = run_local(root, small_data_root, '--no-replay')
   assert REPLAYED not in after.stdout
-  assert {c.node_id for c in latest_run(root).components if c.state != 'CACHED'} == RESOLVERS
+  assert {c.node_id for c in latest_run(root).components if c.state != 'CACHED'} == LOCAL_RESOLVERS
 
 
 def latest_run_before(db: Path):

@@ -168,20 +168,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if log_path:
       out.say(f'Library logs: {log_path} (--verbose shows them here)')
     logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
-    if not args.no_replay and replayed(config, args, out):
-      return exit_codes.OK
-    with executor_worker.started(logging.getLogger().level) as worker:  # loads its libraries while these load
-      return run(config, args, worker, out)
-
-
-def replayed(config: config_lib.PipelineConfig, args: argparse.Namespace, out: console.Console) -> bool:
-  """Whether the run was replayed, TFX left unloaded, because nothing changed since a run it repeats from the cache
-  (a busy output root is left to the run through TFX to report)."""
-  try:
-    with run_lock.exclusive(args.output_root):
-      return replay.replay(config, args.output_root, out, args.verbose)
-  except run_lock.OutputRootBusyError:
-    return False
+    try:
+      with run_lock.exclusive(args.output_root):  # from the replay check to the end: a second run fails at once
+        if not args.no_replay and replay.replay(config, args.output_root, out, args.verbose):
+          return exit_codes.OK
+        with executor_worker.started(logging.getLogger().level) as worker:  # loads its libraries while these load
+          return run(config, args, worker, out)
+    except run_lock.OutputRootBusyError as e:
+      out.error(f'error: {e}')
+      return exit_codes.BUSY
 
 
 def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: executor_worker.ExecutorWorker,
@@ -198,35 +193,30 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
   import pipeline.local.concurrent_runner  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   process_tuning.tune()
   absl.logging.set_verbosity(absl.logging.INFO if args.verbose else absl.logging.WARNING)
-  try:
-    with run_lock.exclusive(args.output_root):
-      started = time.monotonic()
-      store = metadata.open_store(config.metadata_connection_config)
-      spans = spans_to_backfill(store, config.pipeline_name, config.data_root, config.window)
-      problems = input_check.check_data_root(config.data_root, spans) if spans else []
-      if problems:
-        out.error(input_check.format_problems(config.data_root, problems))
-        return exit_codes.BAD_INPUT
-      progress = None if args.verbose else out
-      failure, repeatable = backfill(config, spans, worker, out, progress), None
-      if failure is None:
-        failure, repeatable = run_pipeline(config, worker, progress, last=True)
-      if failure is not None:
-        out.to_log(''.join(traceback.format_exception(type(failure), failure, failure.__traceback__)).rstrip())
-      summary = run_summary.summarize_latest_run(store, config)
-      wall_seconds = time.monotonic() - started
-      out.say(run_summary.format_summary(summary, failure, wall_seconds, out.log_path, components=args.verbose))
-      report_line, report_inputs = html_report.write_run_report(store, config, args.output_root, summary, failure,
-                                                                wall_seconds)
-      out.say(report_line)
-      if failure is None and report_inputs is not None and repeatable is not None:
-        replay.remember(store, config, args.output_root, summary, report_inputs, repeatable)
-      else:
-        replay.forget(args.output_root)
-      return exit_codes.exit_code(failure)
-  except run_lock.OutputRootBusyError as e:
-    out.error(f'error: {e}')
-    return exit_codes.BUSY
+  started = time.monotonic()
+  store = metadata.open_store(config.metadata_connection_config)
+  spans = spans_to_backfill(store, config.pipeline_name, config.data_root, config.window)
+  problems = input_check.check_data_root(config.data_root, spans) if spans else []
+  if problems:
+    out.error(input_check.format_problems(config.data_root, problems))
+    return exit_codes.BAD_INPUT
+  progress = None if args.verbose else out
+  failure, repeatable = backfill(config, spans, worker, out, progress), None
+  if failure is None:
+    failure, repeatable = run_pipeline(config, worker, progress, last=True)
+  if failure is not None:
+    out.to_log(''.join(traceback.format_exception(type(failure), failure, failure.__traceback__)).rstrip())
+  summary = run_summary.summarize_latest_run(store, config)
+  wall_seconds = time.monotonic() - started
+  out.say(run_summary.format_summary(summary, failure, wall_seconds, out.log_path, components=args.verbose))
+  report_line, report_inputs = html_report.write_run_report(store, config, args.output_root, summary, failure,
+                                                            wall_seconds)
+  out.say(report_line)
+  if failure is None and report_inputs is not None and repeatable is not None:
+    replay.remember(store, config, args.output_root, summary, report_inputs, repeatable)
+  else:
+    replay.forget(args.output_root)
+  return exit_codes.exit_code(failure)
 
 
 if __name__ == '__main__':

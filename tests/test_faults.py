@@ -5,7 +5,7 @@ import sys
 import time
 
 from conftest import REPO_ROOT, latest_run, run_local
-from pipeline.local import exit_codes
+from pipeline.local import exit_codes, run_lock
 
 UPSTREAM_OF_TRAINER = {'CsvExampleGen', 'StatisticsGen', 'CuratedSchemaGen', 'ExampleValidator', 'DataGate',
                        'DriftGate', 'Transform'}
@@ -18,6 +18,15 @@ def wait_for(condition, seconds: float, what: str) -> None:
     time.sleep(0.5)
 
 
+def is_locked(output_root) -> bool:
+  """Whether a run holds output_root's lock (a probe that finds it free takes it for a moment)."""
+  try:
+    with run_lock.exclusive(str(output_root)):
+      return False
+  except run_lock.OutputRootBusyError:
+    return True
+
+
 def test_killed_run_resumes_and_a_concurrent_run_is_refused(tmp_path, small_data_root):
   output_root = tmp_path / 'out'
   args = ('--data-root', str(small_data_root), '--output-root', str(output_root), '--train-steps', '150')
@@ -26,12 +35,16 @@ def test_killed_run_resumes_and_a_concurrent_run_is_refused(tmp_path, small_data
   try:
     lock = output_root / '.run.lock'
     wait_for(lambda: lock.exists() and 'pid' in lock.read_text(), 120, 'the first run to take the lock')
+    trainer_outputs = output_root / 'pipeline' / 'Trainer' / 'model'
+
+    def trainer_started_under_the_lock() -> bool:
+      assert is_locked(output_root), 'the first run let go of its output root before its Trainer started'
+      return trainer_outputs.exists()
+
+    wait_for(trainer_started_under_the_lock, 600, 'the Trainer to start')
     second = run_local(*args)
     assert second.returncode == exit_codes.BUSY
     assert f'another run is using {output_root} (pid {first.pid}' in second.stderr
-
-    trainer_outputs = output_root / 'pipeline' / 'Trainer' / 'model'
-    wait_for(trainer_outputs.exists, 600, 'the Trainer to start')
   finally:
     first.kill()
     first.wait()

@@ -11,7 +11,6 @@ from pipeline import config as config_lib
 from pipeline.evaluation import classifier_metrics, metric_names
 from preprocessing import features
 
-PLOT_THRESHOLDS = 100  # of TFMA's confusion-matrix plot, and buckets of its calibration plot: the report's curves.
 
 def auc_threshold(auc_floor: float, compare_to_baseline: bool) -> tfma.MetricThreshold:
   """AUC at least auc_floor and, with a baseline, no lower than the baseline's."""
@@ -26,8 +25,8 @@ def auc_threshold(auc_floor: float, compare_to_baseline: bool) -> tfma.MetricThr
 def eval_config(auc_floor: float, compare_to_baseline: bool) -> tfma.EvalConfig:
   """Metrics overall and per declared slice column, through the raw-example serving signature.
 
-  Every metric comes from one classifier_metrics.ClassifierMetrics, named after the gated metric; TFMA's confusion
-  matrix and calibration plots give the curves of the report and the notebook. The blessing
+  Every metric comes from one classifier_metrics.ClassifierMetrics, named after the gated metric, and so do TFMA's
+  confusion matrix and calibration plots, the curves of the report and the notebook. The blessing
   thresholds apply to the overall slice; per-slice metrics are reported, not gated (many slices hold a few dozen
   examples of one class, where AUC is undefined).
   """
@@ -38,12 +37,10 @@ def eval_config(auc_floor: float, compare_to_baseline: bool) -> tfma.EvalConfig:
       config=json.dumps(metric_args),
       per_slice_thresholds=[tfma.PerSliceMetricThreshold(
           slicing_specs=[tfma.SlicingSpec()], threshold=auc_threshold(auc_floor, compare_to_baseline))])
-  plots = [tfma.MetricConfig(class_name=name, config=json.dumps({argument: PLOT_THRESHOLDS}))
-           for name, argument in (('ConfusionMatrixPlot', 'num_thresholds'), ('CalibrationPlot', 'num_buckets'))]
   return tfma.EvalConfig(
       model_specs=[tfma.ModelSpec(signature_name=SERVING_SIGNATURE, model_type=tfma.TF_GENERIC,
                                   preprocessing_function_names=[TRANSFORM_SIGNATURE],
                                   label_key=features.LABEL_KEY, prediction_key=PREDICTION_KEY)],
-      metrics_specs=[tfma.MetricsSpec(metrics=[metrics]), tfma.MetricsSpec(metrics=plots)],
+      metrics_specs=[tfma.MetricsSpec(metrics=[metrics])],
       slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[column])
                                            for column in features.slice_columns()])

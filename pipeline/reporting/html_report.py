@@ -138,7 +138,7 @@ def curves_section(plots: Optional[curves.SlicePlots], auc: float) -> str:
   few thresholds."""
   if plots is None or plots.matrices is None or plots.buckets is None:
     return ('<h3>Curves</h3><p class="muted">No curves: the Evaluator wrote no confusion-matrix and calibration '
-            'plots (pipeline/evaluation/config.py).</p>')
+            'plots (pipeline/evaluation/classifier_metrics.py).</p>')
   charts = analysis.curve_charts(plots, auc)
   thresholds = len(plots.matrices.thresholds)
   return ''.join([

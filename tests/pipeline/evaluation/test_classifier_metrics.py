@@ -1,6 +1,7 @@
 """The one-combiner classifier metrics: TFMA's values (AUC exact), thresholds that gate, bounded accumulators.
 
 The last test runs TFX's Evaluator on the end-to-end run's model against a baseline."""
+import json
 import math
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from tfx.types import standard_artifacts
 
 from models.contract import PREDICTION_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 from pipeline.evaluation import classifier_metrics
-from pipeline.evaluation.classifier_metrics import ClassifierMetricsCombiner, NAMES
+from pipeline.evaluation.classifier_metrics import ClassifierMetricsCombiner, NAMES, PLOT_BUCKETS
 from pipeline.evaluation.config import eval_config
 
 TFMA_BUILTINS = ('ExampleCount', 'AUC', 'BinaryAccuracy', 'Precision', 'Recall', 'Calibration', 'MeanLabel',
@@ -51,20 +52,29 @@ def metrics_by_slice(result: tfma.EvalResult):
           for key, metrics in result.slicing_metrics}
 
 
+def plots_by_slice(result: tfma.EvalResult):
+  """{slice key: {plot name: TFMA's JSON of it}} of an evaluation result."""
+  return {key: plots[''][''] for key, plots in result.plots}
+
+
 @pytest.fixture(scope='module')
 def evaluated(tmp_path_factory):
-  """The examples, and TFMA's results for its built-in metrics and for ClassifierMetrics on them."""
+  """The examples, TFMA's results for its built-in metrics and plots and for ClassifierMetrics on them: metrics and
+  plots by slice of each."""
   examples = scored_examples()
   ours_config = eval_config(auc_floor=0.5, compare_to_baseline=False)
   ours = raw_data_config(list(ours_config.metrics_specs[0].metrics))
-  builtin = raw_data_config([tfma.MetricConfig(class_name=name) for name in TFMA_BUILTINS])
-  return (examples,
-          metrics_by_slice(tfma.analyze_raw_data(examples, builtin, str(tmp_path_factory.mktemp('builtin')))),
-          metrics_by_slice(tfma.analyze_raw_data(examples, ours, str(tmp_path_factory.mktemp('ours')))))
+  builtin = raw_data_config([tfma.MetricConfig(class_name=name) for name in TFMA_BUILTINS] + [
+      tfma.MetricConfig(class_name='ConfusionMatrixPlot', config=json.dumps({'num_thresholds': PLOT_BUCKETS})),
+      tfma.MetricConfig(class_name='CalibrationPlot', config=json.dumps({'num_buckets': PLOT_BUCKETS}))])
+  builtin_result = tfma.analyze_raw_data(examples, builtin, str(tmp_path_factory.mktemp('builtin')))
+  ours_result = tfma.analyze_raw_data(examples, ours, str(tmp_path_factory.mktemp('ours')))
+  return (examples, metrics_by_slice(builtin_result), metrics_by_slice(ours_result), plots_by_slice(builtin_result),
+          plots_by_slice(ours_result))
 
 
 def test_values_are_tfmas_with_the_same_names(evaluated):
-  _, builtin, ours = evaluated
+  _, builtin, ours, _, _ = evaluated
   assert set(ours) == set(builtin) and len(ours) == 5
   for key, values in ours.items():
     assert set(values) == set(NAMES) == set(builtin[key])
@@ -75,7 +85,7 @@ def test_values_are_tfmas_with_the_same_names(evaluated):
 
 
 def test_auc_is_exact_where_tfmas_is_approximate_and_undefined_for_one_class(evaluated):
-  examples, builtin, ours = evaluated
+  examples, builtin, ours, _, _ = evaluated
   for key in [(), (('group', 'a'),), (('group', 'b'),), (('group', 'tied'),)]:
     rows = examples if not key else examples[examples.group == key[0][1]]
     exact = roc_auc_score(rows.label, rows.prediction)
@@ -84,6 +94,30 @@ def test_auc_is_exact_where_tfmas_is_approximate_and_undefined_for_one_class(eva
   assert ours[(('group', 'tied'),)]['auc'] == pytest.approx(0.5)
   assert math.isnan(ours[(('group', 'one_class'),)]['auc'])
   assert builtin[(('group', 'one_class'),)]['auc'] == 0.0  # TFMA's value where AUC means nothing
+
+
+def test_plots_are_tfmas_confusion_matrices_and_calibration_buckets(evaluated):
+  _, _, _, builtin, ours = evaluated
+  assert set(ours) == set(builtin) and len(ours) == 5
+  for key, plots in ours.items():
+    assert set(plots) == set(builtin[key]) == {'confusionMatrixAtThresholds', 'calibrationHistogramBuckets'}
+    buckets = plots['calibrationHistogramBuckets']['buckets']
+    assert len(plots['confusionMatrixAtThresholds']['matrices']) == len(buckets) == PLOT_BUCKETS + 2
+    assert same_tree(plots, builtin[key]), key
+  tied = ours[(('group', 'tied'),)]['confusionMatrixAtThresholds']['matrices']  # every score 0.5, a threshold
+  at_half = next(m for m in tied if m.get('threshold') == 0.5)
+  assert at_half.get('truePositives', 0) == at_half.get('falsePositives', 0) == 0
+
+
+def same_tree(ours, theirs) -> bool:
+  """Whether two JSON trees hold the same keys, strings and numbers (to 1e-9, relative), NaN matching NaN."""
+  if isinstance(ours, dict):
+    return isinstance(theirs, dict) and set(ours) == set(theirs) and all(same_tree(ours[k], theirs[k]) for k in ours)
+  if isinstance(ours, list):
+    return isinstance(theirs, list) and len(ours) == len(theirs) and all(map(same_tree, ours, theirs))
+  if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)):
+    return (math.isnan(ours) and math.isnan(theirs)) or ours == pytest.approx(theirs, rel=1e-9, abs=1e-12)
+  return ours == theirs
 
 
 @pytest.mark.parametrize('floor, blessed', [(0.8, True), (0.85, False)])
@@ -110,17 +144,20 @@ def combine(combiner: ClassifierMetricsCombiner, examples: pd.DataFrame, parts: 
       accumulator = combiner.add_input(accumulator, tfma.metrics.StandardMetricInputs(
           labels=np.array([label]), predictions=np.array([score]), example_weights=np.array([1.0])))
     accumulators.append(accumulator)
-  return {key.name: value for key, value in
-          combiner.extract_output(combiner.merge_accumulators(accumulators)).items()}
+  outputs = combiner.extract_output(combiner.merge_accumulators(accumulators)).items()
+  return ({key.name: value for key, value in outputs if key.name in NAMES},
+          {key.name: json_format.MessageToDict(value) for key, value in outputs if key.name not in NAMES})
 
 
 def test_accumulators_fold_large_inputs_into_buckets_and_merge_in_any_split(monkeypatch):
   examples = scored_examples(rows=2000, seed=1)
   [computation] = classifier_metrics.ClassifierMetrics().computations()
-  exact = combine(computation.combiner, examples, parts=1)
-  assert exact == pytest.approx(combine(computation.combiner, examples, parts=7), nan_ok=True)
+  exact, plots = combine(computation.combiner, examples, parts=1)
+  merged, merged_plots = combine(computation.combiner, examples, parts=7)
+  assert exact == pytest.approx(merged, nan_ok=True) and same_tree(merged_plots, plots)
   monkeypatch.setattr(classifier_metrics, 'MAX_UNFOLDED', 100)
-  folded = combine(computation.combiner, examples, parts=3)
+  folded, folded_plots = combine(computation.combiner, examples, parts=3)
+  assert set(plots) == {'confusion_matrix_plot', 'calibration_plot'} and same_tree(folded_plots, plots)
   for name in set(NAMES) - {'auc'}:
     assert folded[name] == pytest.approx(exact[name], 1e-12), name
   assert folded['auc'] != exact['auc'] and folded['auc'] == pytest.approx(exact['auc'], abs=1e-3)

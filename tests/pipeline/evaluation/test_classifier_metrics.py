@@ -4,6 +4,7 @@ The last test runs TFX's Evaluator on the end-to-end run's model against a basel
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -57,10 +58,18 @@ def plots_by_slice(result: tfma.EvalResult):
   return {key: plots[''][''] for key, plots in result.plots}
 
 
+class Evaluated(NamedTuple):
+  """The examples, and by slice the metrics and plots of TFMA's built-ins and of ClassifierMetrics on them."""
+  examples: pd.DataFrame
+  builtin: dict
+  ours: dict
+  builtin_plots: dict
+  ours_plots: dict
+
+
 @pytest.fixture(scope='module')
-def evaluated(tmp_path_factory):
-  """The examples, TFMA's results for its built-in metrics and plots and for ClassifierMetrics on them: metrics and
-  plots by slice of each."""
+def evaluated(tmp_path_factory) -> Evaluated:
+  """TFMA's results for its built-in metrics and plots and for ClassifierMetrics on the scored examples."""
   examples = scored_examples()
   ours_config = eval_config(auc_floor=0.5, compare_to_baseline=False)
   ours = raw_data_config(list(ours_config.metrics_specs[0].metrics))
@@ -69,12 +78,12 @@ def evaluated(tmp_path_factory):
       tfma.MetricConfig(class_name='CalibrationPlot', config=json.dumps({'num_buckets': PLOT_BUCKETS}))])
   builtin_result = tfma.analyze_raw_data(examples, builtin, str(tmp_path_factory.mktemp('builtin')))
   ours_result = tfma.analyze_raw_data(examples, ours, str(tmp_path_factory.mktemp('ours')))
-  return (examples, metrics_by_slice(builtin_result), metrics_by_slice(ours_result), plots_by_slice(builtin_result),
-          plots_by_slice(ours_result))
+  return Evaluated(examples, metrics_by_slice(builtin_result), metrics_by_slice(ours_result),
+                   plots_by_slice(builtin_result), plots_by_slice(ours_result))
 
 
 def test_values_are_tfmas_with_the_same_names(evaluated):
-  _, builtin, ours, _, _ = evaluated
+  builtin, ours = evaluated.builtin, evaluated.ours
   assert set(ours) == set(builtin) and len(ours) == 5
   for key, values in ours.items():
     assert set(values) == set(NAMES) == set(builtin[key])
@@ -85,7 +94,7 @@ def test_values_are_tfmas_with_the_same_names(evaluated):
 
 
 def test_auc_is_exact_where_tfmas_is_approximate_and_undefined_for_one_class(evaluated):
-  examples, builtin, ours, _, _ = evaluated
+  examples, builtin, ours = evaluated.examples, evaluated.builtin, evaluated.ours
   for key in [(), (('group', 'a'),), (('group', 'b'),), (('group', 'tied'),)]:
     rows = examples if not key else examples[examples.group == key[0][1]]
     exact = roc_auc_score(rows.label, rows.prediction)
@@ -97,7 +106,7 @@ def test_auc_is_exact_where_tfmas_is_approximate_and_undefined_for_one_class(eva
 
 
 def test_plots_are_tfmas_confusion_matrices_and_calibration_buckets(evaluated):
-  _, _, _, builtin, ours = evaluated
+  builtin, ours = evaluated.builtin_plots, evaluated.ours_plots
   assert set(ours) == set(builtin) and len(ours) == 5
   for key, plots in ours.items():
     assert set(plots) == set(builtin[key]) == {'confusionMatrixAtThresholds', 'calibrationHistogramBuckets'}

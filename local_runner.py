@@ -14,6 +14,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from models import keras_choice  # noqa: E402
+from pipeline.local import process_tuning  # noqa: E402
+
+if __name__ == '__main__':
+  process_tuning.defer_garbage_collection()  # while the libraries below and TFX load, until process_tuning.tune()
 
 keras_choice.use_tf_keras()
 
@@ -21,7 +25,7 @@ from pipeline import config as config_lib  # noqa: E402  (after the Keras choice
 from pipeline import metadata  # noqa: E402
 from pipeline.ingest import input_check  # noqa: E402
 from pipeline.ingest.spans import span_numbers  # noqa: E402
-from pipeline.local import console, exit_codes, executor_worker, process_tuning, replay, run_lock  # noqa: E402
+from pipeline.local import console, exit_codes, executor_worker, replay, run_lock  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -220,4 +224,6 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
 
 
 if __name__ == '__main__':
-  sys.exit(main())
+  exit_code = main()
+  process_tuning.skip_collection_at_exit()
+  sys.exit(exit_code)

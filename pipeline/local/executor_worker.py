@@ -58,6 +58,7 @@ def serve_executors(connection: Connection, log_level: int) -> None:
   die_with_parent()
   logging.getLogger().setLevel(log_level)
   keras_choice.use_tf_keras()  # before TensorFlow loads, whoever started this process
+  process_tuning.defer_garbage_collection()
   for name in PRELOADED:
     __import__(name)
   import absl.logging  # pylint: disable=g-import-not-at-top

@@ -69,10 +69,11 @@ def test_a_stateful_pipeline_runs_the_same_with_signatures_remembered(monkeypatc
 @pytest.fixture
 def restored_gc():
   """Python's garbage collection settings as they were, after the test."""
-  threshold = gc.get_threshold()
+  threshold, enabled = gc.get_threshold(), gc.isenabled()
   yield
   gc.unfreeze()
   gc.set_threshold(*threshold)
+  (gc.enable if enabled else gc.disable)()
 
 
 def test_loaded_objects_are_frozen_and_young_ones_collected_less_often(restored_gc):
@@ -80,6 +81,17 @@ def test_loaded_objects_are_frozen_and_young_ones_collected_less_often(restored_
   assert gc.get_freeze_count() > 100_000  # the libraries this test process loaded
   assert gc.get_threshold() == (process_tuning.GC_YOUNGEST_THRESHOLD, process_tuning.GC_OLDER_THRESHOLD,
                                 process_tuning.GC_OLDER_THRESHOLD)
+
+
+def test_collection_deferred_while_libraries_load_resumes_when_tuned_and_exit_skips_it(restored_gc):
+  process_tuning.defer_garbage_collection()
+  assert not gc.isenabled()
+  process_tuning.tune_garbage_collection()
+  assert gc.isenabled()
+  frozen = gc.get_freeze_count()
+  made_by_the_run = [[i] for i in range(10_000)]
+  process_tuning.skip_collection_at_exit()
+  assert gc.get_freeze_count() >= frozen + len(made_by_the_run)
 
 
 def class_path(component) -> str:

@@ -3,7 +3,7 @@
 Plain names only, no TensorFlow: reporting reads them without loading the trainer.
 """
 SERVING_SIGNATURE = 'serving_default'  # serialized raw tf.Examples (no label column) -> {PREDICTION_KEY: scores}
-TRANSFORM_SIGNATURE = 'transform_features'  # serialized raw tf.Examples -> transformed features (TFMA's labels)
+TRANSFORM_SIGNATURE = 'transform_features'  # serialized raw tf.Examples -> {LABEL_KEY: Transform's label} (TFMA's)
 SERVING_INPUT = 'examples'  # the input name of both signatures
 PREDICTION_KEY = 'probability'  # the big-tipper probability, in [0, 1]
 WEIGHTS_FILE = 'weights.npz'  # beside Format-Serving in the Model artifact: weights and vocabularies.

@@ -62,9 +62,15 @@ def input_dataset(file_pattern: List[str], data_accessor: DataAccessor,
 
 def export_signatures(model: keras.Model, tft_layer: keras.layers.Layer,
                       tf_transform_output: tft.TFTransformOutput) -> Dict[str, Callable]:
-  """Signatures taking serialized raw tf.Examples: predictions for serving, transformed features for TFMA."""
+  """Signatures taking serialized raw tf.Examples: predictions for serving, the label for TFMA.
+
+  The label signature parses only the columns the label comes from, and Transform computes only what it can from
+  them: TFMA splits every output of it into every example, and with every transformed feature the Evaluator took
+  about 2.5 s longer at 10x (README, What makes it fast).
+  """
   raw_spec = tf_transform_output.raw_feature_spec()
   serving_spec = {k: v for k, v in raw_spec.items() if k in features.serving_columns()}
+  label_spec = {k: raw_spec[k] for k in features.label_columns()}
   model_keys = [spec.key for spec in features.transformed_features()]
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)], autograph=False)
@@ -73,11 +79,11 @@ def export_signatures(model: keras.Model, tft_layer: keras.layers.Layer,
     return {PREDICTION_KEY: model({k: transformed[k] for k in model_keys})}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)], autograph=False)
-  def transform_features(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
-    return tft_layer(tf.io.parse_example(serialized, raw_spec))
+  def transform_label(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
+    return {features.LABEL_KEY: tft_layer(tf.io.parse_example(serialized, label_spec))[features.LABEL_KEY]}
 
   return {SERVING_SIGNATURE: serve_raw_examples.get_concrete_function(),
-          TRANSFORM_SIGNATURE: transform_features.get_concrete_function()}
+          TRANSFORM_SIGNATURE: transform_label.get_concrete_function()}
 
 
 def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput, export_dir: str) -> None:

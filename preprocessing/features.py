@@ -123,6 +123,11 @@ def serving_columns() -> Tuple[str, ...]:
   return tuple(f.name for f in FEATURES if f.kind != Kind.LABEL_SOURCE)
 
 
+def label_columns() -> Tuple[str, ...]:
+  """Raw columns the label is computed from (preprocessing.transform.big_tipper)."""
+  return (TIPS, FARE)
+
+
 def vocabulary_name(name: str) -> str:
   """The tf.Transform vocabulary file name of a categorical feature."""
   return f'{name}_vocab'

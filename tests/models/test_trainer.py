@@ -34,4 +34,3 @@ def test_the_label_signature_gives_transforms_label_from_the_label_columns_alone
   kept = model.signatures[TRANSFORM_SIGNATURE](examples=tf.constant(
       [e.SerializeToString() for e in without_other_columns]))[features.LABEL_KEY].numpy().ravel()
   np.testing.assert_array_equal(kept, expected[:20])
-

@@ -28,7 +28,7 @@ from pipeline.inference import data_gate as inference_gate
 from pipeline.inference import model_choice, predictions
 from pipeline.ingest import csv_reading
 from pipeline.ingest import example_gen as native_csv
-from pipeline.ingest.schema_import import CuratedSchemaGen
+from pipeline.ingest.schema_import import EVALUATION_SCHEMA_KEY, CuratedSchemaGen
 from pipeline.ingest.spans import CSV_PATTERN
 from pipeline.serving.pusher import MODEL_NAME_KEY, AtomicPusherExecutor
 from pipeline.tuning import LatestTunedHyperParameters
@@ -345,6 +345,7 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
     evaluator_inputs['baseline_model'] = baseline.outputs['model']
   evaluator = Evaluator(
       examples=example_gen.outputs['examples'], model=trainer.outputs['model'],
+      schema=schema_gen.outputs[EVALUATION_SCHEMA_KEY],
       eval_config=eval_config(config.auc_floor, config.compare_to_baseline), **evaluator_inputs)
   pusher = create_pusher(config, trainer, evaluator)
   nodes += [transform, trainer, evaluator, pusher]

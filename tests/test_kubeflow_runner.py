@@ -32,7 +32,8 @@ WIRING = {  # task: {input: (producer task, producer output)}, as the DAG in pip
     'Transform': {'examples': ('CsvExampleGen', 'examples'), 'schema': ('CuratedSchemaGen', 'schema')},
     'Trainer': {'examples': ('CsvExampleGen', 'examples'),
                 'transform_graph': ('Transform', 'transform_graph'), 'schema': ('CuratedSchemaGen', 'schema')},
-    'Evaluator': {'examples': ('CsvExampleGen', 'examples'), 'model': ('Trainer', 'model')},
+    'Evaluator': {'examples': ('CsvExampleGen', 'examples'), 'model': ('Trainer', 'model'),
+                  'schema': ('CuratedSchemaGen', 'evaluation_schema')},
     'Pusher': {'model': ('Trainer', 'model'), 'model_blessing': ('Evaluator', 'blessing')},
 }
 ACCELERATED = ('--accelerator', 'NVIDIA_TESLA_T4', '--accelerator-count', '2', '--machine-type', 'n1-standard-8',

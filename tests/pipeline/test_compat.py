@@ -75,10 +75,10 @@ def test_pushed_properties_are_tfx_pushers(tmp_path):
   assert skipped.get_int_custom_property('pushed') == 0
 
 
-def test_the_curated_schema_gen_has_importschemagens_outputs_and_the_digest():
+def test_the_curated_schema_gen_has_importschemagens_outputs_the_evaluation_schema_and_the_digest():
   node = CuratedSchemaGen(schema_file='/x/schema.pbtxt', schema_sha256='abc')
   assert node.exec_properties == {'schema_file': '/x/schema.pbtxt', 'schema_sha256': 'abc'}
-  assert list(node.outputs) == ['schema']
+  assert list(node.outputs) == ['schema', 'evaluation_schema']
 
 
 def test_transform_layer_resources_are_tracked_by_the_layer(tmp_path):

@@ -124,7 +124,7 @@ def serving_columns() -> Tuple[str, ...]:
 
 
 def label_columns() -> Tuple[str, ...]:
-  """Raw columns the label is computed from (preprocessing.transform.big_tipper)."""
+  """Raw columns the label is computed from: preprocessing.transform.big_tipper's arguments, in order."""
   return (TIPS, FARE)
 
 

@@ -110,5 +110,5 @@ def preprocessing_fn(inputs: Dict[str, RawTensor]) -> Dict[str, tf.Tensor]:
     outputs.update(categorical_feature(f, inputs[f.name]))
   for cross in features.CROSSES:
     outputs[cross.name] = hashed_cross([outputs[k] for k in cross.keys], cross.hash_buckets)
-  outputs[features.LABEL_KEY] = big_tipper(inputs[features.TIPS], inputs[features.FARE])
+  outputs[features.LABEL_KEY] = big_tipper(*(inputs[name] for name in features.label_columns()))
   return outputs

@@ -43,11 +43,11 @@ def label_counts(split_uri: str) -> Dict[int, int]:
   """How many examples of one split (a directory of TFRecord files) have each label class."""
   files = sorted(fileio.glob(os.path.join(split_uri, '*')))
   compression = 'GZIP' if files and all(f.endswith('.gz') for f in files) else ''
-  sources = {name: tf.io.VarLenFeature(tf.float32) for name in (features.TIPS, features.FARE)}
+  sources = {name: tf.io.VarLenFeature(tf.float32) for name in features.label_columns()}
 
   def add_batch(counts: tf.Tensor, serialized: tf.Tensor) -> tf.Tensor:
     parsed = tf.io.parse_example(serialized, sources)
-    labels = big_tipper(parsed[features.TIPS], parsed[features.FARE])
+    labels = big_tipper(*(parsed[name] for name in features.label_columns()))
     return counts + tf.math.bincount(labels, minlength=len(CLASSES), maxlength=len(CLASSES), dtype=tf.int64)
 
   batches = tf.data.TFRecordDataset(files, compression_type=compression).batch(COUNT_BATCH)

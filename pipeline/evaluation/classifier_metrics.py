@@ -2,8 +2,9 @@
 
 TFMA's own ExampleCount, AUC, BinaryAccuracy, Precision, Recall, Calibration, MeanLabel and MeanPrediction run six
 combiners that each unpack every (example, slice) pair again, and AUC rebuilds 10,000 confusion matrices per slice
-in Python: most of the Evaluator's time. This metric unpacks each pair once and computes the same values with numpy,
-under the same names, so blessing thresholds, reports and notebooks read them as before:
+in Python: most of the Evaluator's time. This metric unpacks each example once, before TFMA hands it to the slices
+it falls in (TriplesPreprocessor), and computes the same values with numpy, under the same names, so blessing
+thresholds, reports and notebooks read them as before:
 - auc: the exact ROC AUC (tied scores count half) while a slice has at most MAX_UNFOLDED examples, beyond that
   over NUM_BUCKETS equal-width score buckets (TFMA's AUC always uses 10,000 thresholds: 0.49 on a slice whose one
   positive scored near 0, where the exact AUC is 0.96); NaN when a slice holds one class only, where it is undefined,
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
+from tensorflow_model_analysis.api import types as tfma_types
 from tensorflow_model_analysis.metrics import calibration_histogram, calibration_plot, confusion_matrix_plot
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
@@ -36,6 +38,7 @@ PLOT_BUCKETS = 100  # thresholds of the confusion-matrix plot and buckets of the
 THRESHOLD = DECISION_THRESHOLD
 MAX_UNFOLDED = 100_000  # scores an accumulator keeps as they are before folding them into its histogram.
 NAMES = metric_names.ALL
+Triples = Tuple[Tuple[float, float, float], ...]  # an example's (label, score, weight) for one model output.
 
 
 @dataclasses.dataclass
@@ -197,32 +200,47 @@ class Accumulator:
       self.labels, self.scores, self.weights = [], [], []
 
 
-class ClassifierMetricsCombiner(beam.CombineFn):
-  """Accumulates one model output's (label, score, weight) triples per slice and computes NAMES from them."""
+class TriplesPreprocessor(metric_types.Preprocessor):
+  """An example's (label, score, weight) triples of one model output, unpacked by TFMA's own
+  to_label_prediction_example_weight once per example: TFMA hands a preprocessor's output to the combiner of every
+  slice the example falls in, where unpacking it in the combiner repeated the work for each slice."""
 
-  def __init__(self, keys: Dict[str, metric_types.MetricKey], eval_config: Optional[config_pb2.EvalConfig],
+  def __init__(self, key: metric_types.MetricKey, eval_config: Optional[config_pb2.EvalConfig],
                aggregation_type: Optional[metric_types.AggregationType],
-               class_weights: Optional[Dict[int, float]], example_weighted: bool,
-               plots: Optional[List[metric_types.MetricComputations]] = None):
-    self._keys = keys
-    self._plots = plots or []
+               class_weights: Optional[Dict[int, float]], example_weighted: bool):
+    super().__init__(name=f'classifier_triples[{key.model_name}][{key.output_name}][{key.sub_key}]')
+    self._key = key
     self._eval_config = eval_config
     self._aggregation_type = aggregation_type
     self._class_weights = class_weights
     self._example_weighted = example_weighted
 
+  def process(self, extracts: tfma_types.Extracts) -> Iterator[Triples]:
+    yield tuple((float(label), float(score), float(weight)) for label, score, weight in
+                metric_util.to_label_prediction_example_weight(
+                    metric_util.to_standard_metric_inputs(extracts), eval_config=self._eval_config,
+                    model_name=self._key.model_name, output_name=self._key.output_name, sub_key=self._key.sub_key,
+                    aggregation_type=self._aggregation_type, class_weights=self._class_weights,
+                    example_weighted=self._example_weighted))
+
+
+class ClassifierMetricsCombiner(beam.CombineFn):
+  """Accumulates one model output's (label, score, weight) triples (TriplesPreprocessor's) per slice and computes
+  NAMES from them."""
+
+  def __init__(self, keys: Dict[str, metric_types.MetricKey],
+               plots: Optional[List[metric_types.MetricComputations]] = None):
+    self._keys = keys
+    self._plots = plots or []
+
   def create_accumulator(self) -> Accumulator:
     return Accumulator()
 
-  def add_input(self, accumulator: Accumulator, element: metric_types.StandardMetricInputs) -> Accumulator:
-    key = self._keys['auc']
-    for label, score, weight in metric_util.to_label_prediction_example_weight(
-        element, eval_config=self._eval_config, model_name=key.model_name, output_name=key.output_name,
-        sub_key=key.sub_key, aggregation_type=self._aggregation_type, class_weights=self._class_weights,
-        example_weighted=self._example_weighted):
-      accumulator.labels.append(float(label))
-      accumulator.scores.append(float(score))
-      accumulator.weights.append(float(weight))
+  def add_input(self, accumulator: Accumulator, element: Triples) -> Accumulator:
+    for label, score, weight in element:
+      accumulator.labels.append(label)
+      accumulator.scores.append(score)
+      accumulator.weights.append(weight)
     accumulator.example_count += 1
     accumulator.fold_if_large()
     return accumulator
@@ -264,9 +282,9 @@ def classifier_metric_computations(
                       sub_keys=[sub_key], aggregation_type=aggregation_type, class_weights=class_weights,
                       example_weighted=example_weighted) if plot_buckets else []
   return [metric_types.MetricComputation(
-      keys=list(keys.values()) + [key for chain in plots for key in chain[-1].keys], preprocessors=None,
-      combiner=ClassifierMetricsCombiner(keys, eval_config, aggregation_type, class_weights, example_weighted,
-                                         plots))]
+      keys=list(keys.values()) + [key for chain in plots for key in chain[-1].keys],
+      preprocessors=[TriplesPreprocessor(keys['auc'], eval_config, aggregation_type, class_weights, example_weighted)],
+      combiner=ClassifierMetricsCombiner(keys, plots))]
 
 
 class ClassifierMetrics(metric_types.Metric):

@@ -144,14 +144,17 @@ def test_the_eval_config_gates_on_overall_auc(tmp_path, floor, blessed):
     assert failed.failures[0].metric_value.double_value.value < floor
 
 
-def combine(combiner: ClassifierMetricsCombiner, examples: pd.DataFrame, parts: int):
-  """The combiner's output for the examples, added in `parts` accumulators and then merged."""
+def combine(computation: tfma.metrics.MetricComputation, examples: pd.DataFrame, parts: int):
+  """The computation's output for the examples, preprocessed one by one, added in `parts` accumulators and then
+  merged."""
+  [preprocessor], combiner = computation.preprocessors, computation.combiner
   accumulators = []
   for part in np.array_split(examples, parts):
     accumulator = combiner.create_accumulator()
     for label, score in zip(part.label, part.prediction):
-      accumulator = combiner.add_input(accumulator, tfma.metrics.StandardMetricInputs(
-          labels=np.array([label]), predictions=np.array([score]), example_weights=np.array([1.0])))
+      extracts = {'labels': np.array([label]), 'predictions': np.array([score]), 'example_weights': np.array([1.0])}
+      for element in preprocessor.process(extracts):
+        accumulator = combiner.add_input(accumulator, element)
     accumulators.append(accumulator)
   outputs = combiner.extract_output(combiner.merge_accumulators(accumulators)).items()
   return ({key.name: value for key, value in outputs if key.name in NAMES},
@@ -161,11 +164,11 @@ def combine(combiner: ClassifierMetricsCombiner, examples: pd.DataFrame, parts: 
 def test_accumulators_fold_large_inputs_into_buckets_and_merge_in_any_split(monkeypatch):
   examples = scored_examples(rows=2000, seed=1)
   [computation] = classifier_metrics.ClassifierMetrics().computations()
-  exact, plots = combine(computation.combiner, examples, parts=1)
-  merged, merged_plots = combine(computation.combiner, examples, parts=7)
+  exact, plots = combine(computation, examples, parts=1)
+  merged, merged_plots = combine(computation, examples, parts=7)
   assert exact == pytest.approx(merged, nan_ok=True) and same_tree(merged_plots, plots)
   monkeypatch.setattr(classifier_metrics, 'MAX_UNFOLDED', 100)
-  folded, folded_plots = combine(computation.combiner, examples, parts=3)
+  folded, folded_plots = combine(computation, examples, parts=3)
   assert set(plots) == {'confusion_matrix_plot', 'calibration_plot'} and same_tree(folded_plots, plots)
   for name in set(NAMES) - {'auc'}:
     assert folded[name] == pytest.approx(exact[name], 1e-12), name
@@ -237,5 +240,5 @@ def test_a_nan_score_makes_the_auc_nan_whether_kept_or_folded():
   assert math.isnan(unscored.auc(unscored.totals()))
   unscored.folded, unscored.labels, unscored.scores, unscored.weights = unscored.totals(), [], [], []
   assert unscored.folded.unscored == 1 and math.isnan(unscored.auc(unscored.totals()))
-  merged = ClassifierMetricsCombiner({}, None, None, None, False).merge_accumulators([scored, unscored])
+  merged = ClassifierMetricsCombiner({}).merge_accumulators([scored, unscored])
   assert math.isnan(merged.auc(merged.totals()))

@@ -289,7 +289,7 @@ def test_setup_py_installs_what_the_compiled_pipeline_imports(vertex_job, tmp_pa
   code = project_code(vertex_job['pipelineSpec'])
   assert code == {'models.trainer.run_fn', 'preprocessing.transform.preprocessing_fn',
                   'pipeline.ingest.example_gen.Executor', 'pipeline.gates.data.DataGate_Executor',
-                  'pipeline.serving.pusher.AtomicPusherExecutor'}
+                  'pipeline.ingest.schema_import.CuratedSchemaExecutor', 'pipeline.serving.pusher.AtomicPusherExecutor'}
   venv = tmp_path / 'venv'
   subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=300)
   site_packages = next((venv / 'lib').glob('python3*/site-packages'))

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import List
 
 from models import keras_choice
 
 keras_choice.use_tf_keras()  # before TensorFlow is imported
 
 import pytest
+import tensorflow as tf
 from tfx.dsl.components.base import base_executor
 from tfx.orchestration.portable import data_types
 from tfx.proto.orchestration import executable_spec_pb2
@@ -125,6 +127,12 @@ def worker():
   with executor_worker.started(logging.WARNING) as started:
     wait_until_ready(started)
     yield started
+
+
+def eval_split(output_root: Path) -> List[bytes]:
+  """The serialized examples of the eval split that a run under output_root wrote."""
+  files = tf.io.gfile.glob(f'{output_root}/pipeline/CsvExampleGen/examples/*/Split-eval/*')
+  return list(tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator())
 
 
 def latest_run(output_root: Path):

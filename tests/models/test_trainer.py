@@ -3,21 +3,15 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from conftest import pushed_model_dir
+from conftest import eval_split, pushed_model_dir
 from models.contract import TRANSFORM_SIGNATURE
 from preprocessing import features
-
-
-def eval_examples(output_root):
-  """The serialized examples of the run's eval split."""
-  files = tf.io.gfile.glob(f'{output_root}/pipeline/CsvExampleGen/examples/*/Split-eval/*')
-  return tf.constant(list(tf.data.TFRecordDataset(files, compression_type='GZIP').as_numpy_iterator()))
 
 
 def test_the_label_signature_gives_transforms_label_from_the_label_columns_alone(e2e_run):
   output_root = e2e_run[0]
   model = tf.saved_model.load(str(pushed_model_dir(output_root)))
-  examples = eval_examples(output_root)
+  examples = tf.constant(eval_split(output_root))
   labels = model.signatures[TRANSFORM_SIGNATURE](examples=examples)
   assert set(labels) == {features.LABEL_KEY}
   [graph] = tf.io.gfile.glob(f'{output_root}/pipeline/Transform/transform_graph/*')

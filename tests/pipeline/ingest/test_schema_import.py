@@ -7,8 +7,8 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
+from conftest import eval_split, latest_run
 from pipeline import config as config_lib
-from pipeline import metadata
 from pipeline.ingest.schema_import import EVALUATION_SCHEMA_KEY, CuratedSchemaExecutor, evaluation_schema
 from preprocessing import features
 
@@ -57,21 +57,14 @@ def test_the_executor_imports_the_curated_schema_and_writes_the_evaluation_schem
 
 
 def test_the_evaluator_read_the_evaluation_schema_and_sliced_every_value(e2e_run):
-  output_root = e2e_run[0]
-  store = metadata.open_uri(str(output_root / 'metadata.db'))
-  [evaluator] = [e for e in store.get_executions() if metadata.node_of(store.get_contexts_by_execution(e.id))
-                 == 'Evaluator']
-  inputs = dict(metadata.linked_artifacts(store, evaluator.id, metadata.USED))
-  assert io_utils.SchemaReader().read(f"{inputs['schema'].uri}/schema.pbtxt") == evaluation_schema(curated_schema())
-  files = tf.io.gfile.glob(f'{output_root}/pipeline/CsvExampleGen/examples/*/Split-eval/*')
-  examples = [tf.train.Example.FromString(e) for e in tf.data.TFRecordDataset(files, compression_type='GZIP')
-              .as_numpy_iterator()]
+  evaluator = latest_run(e2e_run[0]).component('Evaluator')
+  [schema] = evaluator.inputs['schema']
+  assert io_utils.SchemaReader().read(f'{schema.uri}/schema.pbtxt') == evaluation_schema(curated_schema())
+  examples = [tf.train.Example.FromString(e) for e in eval_split(e2e_run[0])]
   expected = {((column, value),) for example in examples for column in features.slice_columns()
               for value in feature_values(example, column)}
   assert {column for ((column, _),) in expected} == set(features.slice_columns())
-  [evaluation] = [a for _, a in metadata.linked_artifacts(store, evaluator.id, metadata.MADE)
-                  if a.type == 'ModelEvaluation']
-  result = tfma.load_eval_result(evaluation.uri)
-  by_slice = dict(result.slicing_metrics)
+  [evaluation] = evaluator.outputs['evaluation']
+  by_slice = dict(tfma.load_eval_result(evaluation.uri).slicing_metrics)
   assert set(by_slice) == expected | {()}
   assert by_slice[()]['']['']['example_count']['doubleValue'] == len(examples)

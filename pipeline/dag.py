@@ -28,6 +28,7 @@ from pipeline.inference import data_gate as inference_gate
 from pipeline.inference import model_choice, predictions
 from pipeline.ingest import csv_reading
 from pipeline.ingest import example_gen as native_csv
+from pipeline.ingest import schema_import
 from pipeline.ingest.schema_import import EVALUATION_SCHEMA_KEY, CuratedSchemaGen
 from pipeline.ingest.spans import CSV_PATTERN
 from pipeline.serving.pusher import MODEL_NAME_KEY, AtomicPusherExecutor
@@ -285,7 +286,8 @@ def create_components(config: config_lib.PipelineConfig) -> List[BaseNode]:
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = CuratedSchemaGen(
       schema_file=config.schema_file,
-      schema_sha256=config_lib.source_digest([config_lib.SCHEMA_FILE]))
+      schema_sha256=config_lib.source_digest(
+          [config_lib.SCHEMA_FILE, Path(schema_import.__file__), Path(features.__file__)]))
   example_validator = ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   preprocessing_code = config_lib.source_digest([config_lib.REPO_ROOT / 'preprocessing'])

@@ -54,8 +54,9 @@ class CuratedSchemaExecutor(import_schema_gen_executor.Executor):
 
 
 class CuratedSchemaSpec(ImportSchemaGenSpec):
-  """ImportSchemaGen's spec plus the schema file's digest, which thereby enters the cache key, and the evaluation
-  schema."""
+  """ImportSchemaGen's spec plus the evaluation schema, and a digest of the schema file and of the code that derives
+  both schemas from it (this module, and preprocessing/features.py for the slice columns), which thereby enters the
+  cache key: a column newly declared a slice column then reaches the Evaluator's schema."""
   PARAMETERS = {**ImportSchemaGenSpec.PARAMETERS,
                 'schema_sha256': component_spec.ExecutionParameter(type=str)}
   OUTPUTS = {**ImportSchemaGenSpec.OUTPUTS,

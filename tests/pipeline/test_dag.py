@@ -74,9 +74,11 @@ def test_without_tune_the_trainer_takes_the_newest_tuning_where_metadata_is_read
 
 
 def test_code_and_schema_digests_change_with_content(tmp_path):
-  file = config_lib.REPO_ROOT / 'schema' / 'schema.pbtxt'
+  root = config_lib.REPO_ROOT  # the curated schema, and the code that derives the Evaluator's schema from it:
+  derived_from = [root / 'schema' / 'schema.pbtxt', root / 'pipeline' / 'ingest' / 'schema_import.py',
+                  root / 'preprocessing' / 'features.py']  # (its slice columns).
   nodes = nodes_by_id(create_pipeline(local_test_config(tmp_path)))
-  assert nodes['CuratedSchemaGen'].exec_properties['schema_sha256'] == config_lib.source_digest([file])
+  assert nodes['CuratedSchemaGen'].exec_properties['schema_sha256'] == config_lib.source_digest(derived_from)
   assert 'code_sha256' in nodes['Transform'].exec_properties['custom_config']
   assert 'code_sha256' in nodes['Trainer'].exec_properties['custom_config']
   scratch = config_lib.REPO_ROOT / 'preprocessing'

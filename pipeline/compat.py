@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 PINNED = {'tfx': '1.16.0', 'tensorflow-transform': '1.16.0', 'apache-beam': '2.61.0',  # as in requirements.lock
           'google-cloud-aiplatform': '1.165.1', 'tfx-bsl': '1.16.1'}
-WRAPPED_MARK = '_taxi_pipeline_wraps'  # set on a function installed by wrap_beam_function_args_defaults.
+WRAPPED_MARK = '_taxi_pipeline_wraps'  # set on a function installed by wrap_once: the function it wraps.
 
 
 class InternalsChanged(RuntimeError):
@@ -38,14 +38,19 @@ def private(distribution: str, holder: Any, name: str) -> Any:
   return getattr(holder, name)
 
 
-def wrap_beam_function_args_defaults(wrap: Callable[[Callable], Callable]) -> None:
-  """Replaces Beam's core.get_function_args_defaults (DoFn signatures) by wrap(it), once per process."""
-  from apache_beam.transforms import core  # pylint: disable=g-import-not-at-top
-  current = private('apache-beam', core, 'get_function_args_defaults')
+def wrap_once(distribution: str, holder: Any, name: str, wrap: Callable[[Callable], Callable]) -> None:
+  """Replaces holder.name, a private internal of an installed distribution, by wrap(it), once per process."""
+  current = private(distribution, holder, name)
   if not hasattr(current, WRAPPED_MARK):
     wrapped = wrap(current)
     setattr(wrapped, WRAPPED_MARK, current)
-    core.get_function_args_defaults = wrapped
+    setattr(holder, name, wrapped)
+
+
+def wrap_beam_function_args_defaults(wrap: Callable[[Callable], Callable]) -> None:
+  """Replaces Beam's core.get_function_args_defaults (DoFn signatures) by wrap(it), once per process."""
+  from apache_beam.transforms import core  # pylint: disable=g-import-not-at-top
+  wrap_once('apache-beam', core, 'get_function_args_defaults', wrap)
 
 
 def batch_records_by_size(enabled: bool) -> None:
@@ -54,6 +59,13 @@ def batch_records_by_size(enabled: bool) -> None:
   from tfx_bsl.coders import batch_util  # pylint: disable=g-import-not-at-top
   private('tfx-bsl', batch_util, '_UseByteSizeBatching')
   batch_util._UseByteSizeBatching = lambda: enabled  # pylint: disable=protected-access
+
+
+def wrap_tfrecord_source(wrap: Callable[[Callable], Callable]) -> None:
+  """Replaces tfx_bsl's record_based_tfxio.ReadTfRecord (the Beam source of every TFXIO over TFRecord files) by
+  wrap(it), once per process."""
+  from tfx_bsl.tfxio import record_based_tfxio  # pylint: disable=g-import-not-at-top
+  wrap_once('tfx-bsl', record_based_tfxio, 'ReadTfRecord', wrap)
 
 
 def transform_layer_resources(tft_layer: Any) -> Any:

@@ -1,16 +1,18 @@
 """Process settings of local runs: Beam's DoFn signatures remembered (same answers, computed once), GC settings,
-which executors' record sources batch by size."""
+which executors' record sources batch by size, TFRecord files read by TensorFlow (same records, CRCs checked)."""
 import functools
 import gc
 
 import apache_beam as beam
 import pytest
+import tensorflow as tf
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import core, userstate
 from tfx.components import Evaluator, StatisticsGen, Transform
 from tfx.proto.orchestration import executable_spec_pb2
 from tfx_bsl.coders import batch_util
 
+from pipeline import compat
 from pipeline.local import process_tuning
 
 
@@ -110,3 +112,76 @@ def test_statistics_gen_and_transform_batch_records_by_size_and_other_executors_
     assert batch_util._UseByteSizeBatching() is by_size, component  # pylint: disable=protected-access
   process_tuning.batch_records_for(executable_spec_pb2.PythonClassExecutableSpec(class_path='conftest.Executor'))
   assert batch_util._UseByteSizeBatching() is False  # pylint: disable=protected-access
+
+
+def write_tfrecords(path, records, compression: str = '') -> None:
+  """A TFRecord file of the records, gzipped when compression is 'GZIP'."""
+  with tf.io.TFRecordWriter(str(path), options=compression or None) as writer:
+    for record in records:
+      writer.write(record)
+
+
+def taxi_records(count: int, offset: int = 0) -> list:
+  """Serialized tf.Examples with an int and a string column."""
+  return [tf.train.Example(features=tf.train.Features(feature={
+      'trip_seconds': tf.train.Feature(int64_list=tf.train.Int64List(value=[i])),
+      'company': tf.train.Feature(bytes_list=tf.train.BytesList(value=[f'Cab {i % 7}'.encode()]))}
+  )).SerializeToString() for i in range(offset, offset + count)]
+
+
+def read_through_tfxio(pipeline: beam.Pipeline, patterns) -> beam.PCollection:
+  """The raw records in the RecordBatches that a TFExampleRecord TFXIO reads from the patterns."""
+  from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
+  io = tf_example_record.TFExampleRecord(patterns, raw_record_column_name='raw')
+  return (pipeline | io.BeamSource(batch_size=100)
+          | beam.FlatMap(lambda batch: batch.column(batch.schema.get_field_index('raw')).flatten().to_pylist()))
+
+
+def reads_with_tensorflow(pipeline: beam.Pipeline) -> bool:
+  """Whether process_tuning's TensorFlow reader is in the pipeline."""
+  return any(label.endswith('ReadTFRecords') for label in pipeline.applied_labels)
+
+
+EXPECTED_RECORDS = taxi_records(250) + taxi_records(120, offset=250)
+
+
+@pytest.fixture
+def tensorflow_reads_tfrecords(monkeypatch, tmp_path, restored_gc):
+  """The process tuned, as local runs tune theirs (the functions it replaces and GC restored afterwards), and two
+  files of EXPECTED_RECORDS: one gzipped, one not."""
+  from tfx_bsl.tfxio import record_based_tfxio  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(record_based_tfxio, 'ReadTfRecord', record_based_tfxio.ReadTfRecord)
+  monkeypatch.setattr(core, 'get_function_args_defaults', core.get_function_args_defaults)
+  process_tuning.tune()
+  process_tuning.tune()
+  assert getattr(record_based_tfxio.ReadTfRecord, compat.WRAPPED_MARK).__name__ == 'ReadTfRecord'  # wrapped once
+  write_tfrecords(tmp_path / 'part-0.gz', EXPECTED_RECORDS[:250], 'GZIP')
+  write_tfrecords(tmp_path / 'part-1', EXPECTED_RECORDS[250:])
+  return tmp_path
+
+
+def test_tensorflow_reads_every_tfrecord_file_of_a_single_process_direct_runner(tensorflow_reads_tfrecords):
+  with beam.Pipeline() as pipeline:
+    assert_that(read_through_tfxio(pipeline, [str(tensorflow_reads_tfrecords / 'part-*')]), equal_to(EXPECTED_RECORDS))
+  assert reads_with_tensorflow(pipeline)
+
+
+def test_beam_reads_for_several_workers_another_compression_or_a_pattern_without_files(tensorflow_reads_tfrecords):
+  pipeline = beam.Pipeline(argv=['--direct_running_mode=multi_processing', '--direct_num_workers=2'])
+  read_through_tfxio(pipeline, [str(tensorflow_reads_tfrecords / 'part-*')])
+  assert not reads_with_tensorflow(pipeline)
+  assert process_tuning.tfrecord_compressions([str(tensorflow_reads_tfrecords / 'part-*')]) == [
+      (str(tensorflow_reads_tfrecords / 'part-0.gz'), 'GZIP'), (str(tensorflow_reads_tfrecords / 'part-1'), '')]
+  (tensorflow_reads_tfrecords / 'part-2.bz2').write_bytes(b'')
+  assert process_tuning.tfrecord_compressions([str(tensorflow_reads_tfrecords / 'part-*')]) is None
+  assert process_tuning.tfrecord_compressions([str(tensorflow_reads_tfrecords / 'none-*')]) is None
+  assert process_tuning.tfrecord_compressions(['gs://bucket/part-*']) is None  # not local: Beam's file systems
+
+
+def test_a_corrupted_record_fails_the_read(tensorflow_reads_tfrecords):
+  data = bytearray((tensorflow_reads_tfrecords / 'part-1').read_bytes())
+  data[40] ^= 0xFF  # a byte of the first record's data: its CRC no longer matches
+  (tensorflow_reads_tfrecords / 'part-1').write_bytes(bytes(data))
+  with pytest.raises(Exception, match='(?i)corrupted record'):
+    with beam.Pipeline() as pipeline:
+      read_through_tfxio(pipeline, [str(tensorflow_reads_tfrecords / 'part-*')])

@@ -135,8 +135,9 @@ def read_tfrecords_with_tensorflow(beam_source: Callable) -> Callable:
 
   @beam.ptransform_fn
   def read(pipeline_begin, file_patterns: List[str]):
+    from pipeline.ingest.example_gen import DIRECT_RUNNERS  # pylint: disable=g-import-not-at-top
     options = pipeline_begin.pipeline.options
-    single_process = ((options.view_as(StandardOptions).runner or 'DirectRunner') in ('DirectRunner', 'direct')
+    single_process = (options.view_as(StandardOptions).runner in DIRECT_RUNNERS
                       and (options.view_as(DirectOptions).direct_num_workers or 1) == 1)
     files = tfrecord_compressions(file_patterns) if single_process else None
     if files is None:

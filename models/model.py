@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
 import tensorflow as tf
 import tf_keras as keras
@@ -61,10 +61,11 @@ class WideAndDeep(keras.Model):
   conversion per fit here.
   """
 
-  def single_step_functions(self) -> bool:
-    """Whether Keras's train and test functions run one step per call, in a tf.function this process calls."""
-    return (not self.run_eagerly and self._cluster_coordinator is None and not self.autotune_steps_per_execution
-            and (self._steps_per_execution is None or int(self._steps_per_execution.numpy()) == 1))
+  def one_step_tf_function(self, function: Callable) -> bool:
+    """Whether Keras made function a tf.function this process calls (not eager, no cluster coordinator's lambda)
+    that runs one step per call."""
+    return (isinstance(function, tf.types.experimental.PolymorphicFunction) and not self.autotune_steps_per_execution
+            and (self.steps_per_execution is None or int(self.steps_per_execution.numpy()) == 1))
 
   @tf.autograph.experimental.do_not_convert
   def get_metrics_result(self):
@@ -74,17 +75,17 @@ class WideAndDeep(keras.Model):
   def make_train_function(self, force=False):
     """Keras's train function, without AutoGraph when it runs one step per call."""
     if self.train_function is None or force:
-      super().make_train_function(force)
-      if self.single_step_functions():
-        self.train_function = self.train_tf_function = without_autograph(self.train_function)
+      function = super().make_train_function(force)
+      if self.one_step_tf_function(function):
+        self.train_function = self.train_tf_function = without_autograph(function)
     return self.train_function
 
   def make_test_function(self, force=False):
     """Keras's test function, without AutoGraph when it runs one step per call."""
     if self.test_function is None or force:
-      super().make_test_function(force)
-      if self.single_step_functions():
-        self.test_function = self.test_tf_function = without_autograph(self.test_function)
+      function = super().make_test_function(force)
+      if self.one_step_tf_function(function):
+        self.test_function = self.test_tf_function = without_autograph(function)
     return self.test_function
 
   @tf.autograph.experimental.do_not_convert

@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from models import keras_choice  # noqa: E402
+from pipeline import compat  # noqa: E402
 from pipeline.local import process_tuning  # noqa: E402
 
 if __name__ == '__main__':
@@ -190,6 +191,7 @@ def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: exe
   Without --verbose each component's start and end is a row on the console as it happens, and the summary leaves
   out the table they made.
   """
+  compat.load_components_on_first_use()  # the run imports the TFX components it uses, not all of them
   import absl.logging  # pylint: disable=g-import-not-at-top  (TFX and TensorFlow load from here on)
   from pipeline.gates.window import spans_to_backfill  # pylint: disable=g-import-not-at-top
   from pipeline.reporting import html_report, run_summary  # pylint: disable=g-import-not-at-top

@@ -5,8 +5,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from google.protobuf import wrappers_pb2
-from tfx.components import (BulkInferrer, Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform,
-                            Tuner)
+from tfx.components import BulkInferrer, Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
 from tfx.dsl.components.common.resolver import Resolver
@@ -174,6 +173,7 @@ def create_tuner(config: config_lib.PipelineConfig, examples: Channel, transform
       schema=schema_gen.outputs['schema'], train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
       eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps))
   if not config.tuner_on_vertex:
+    from tfx.components import Tuner  # pylint: disable=g-import-not-at-top  (it loads Keras 3 through keras_tuner)
     return Tuner(custom_config=custom_config, **kwargs)
   from tfx.v1.extensions import google_cloud_ai_platform as vertex  # pylint: disable=g-import-not-at-top
   return vertex.Tuner(

@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Iterator
 
 from models import keras_choice
+from pipeline import compat
 from pipeline.local import process_tuning
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def serve_executors(connection: Connection, log_level: int) -> None:
   logging.getLogger().setLevel(log_level)
   keras_choice.use_tf_keras()  # before TensorFlow loads, whoever started this process
   process_tuning.defer_garbage_collection()
+  compat.load_components_on_first_use()
   for name in PRELOADED:
     __import__(name)
   import absl.logging  # pylint: disable=g-import-not-at-top

@@ -1,4 +1,9 @@
 """The fences around private internals: each works on the pinned stack and fails loudly on any other."""
+import json
+import os
+import subprocess
+import sys
+
 import apache_beam as beam
 import pytest
 import tensorflow_transform as tft
@@ -85,3 +90,52 @@ def test_transform_layer_resources_are_tracked_by_the_layer(tmp_path):
   layer = type('Layer', (), {'_saved_model_loader_tracked_dict': {'table': 1}})()
   assert compat.transform_layer_resources(layer) == {'table': 1}
   assert tft.__version__ == compat.PINNED['tensorflow-transform']
+
+
+def test_component_modules_are_the_names_a_package_imports_from_its_submodules():
+  source = ('"""Components."""\nfrom tfx.components.trainer.component import Trainer\n'
+            'from tfx.components.tuner.component import Tuner as KerasTuner\nimport os\n__all__ = ["Trainer"]\n')
+  assert compat.component_modules(source) == {'Trainer': 'tfx.components.trainer.component',
+                                              'KerasTuner': 'tfx.components.tuner.component'}
+
+
+LAZY_COMPONENTS = '''
+import json, sys
+from pipeline import compat
+compat.load_components_on_first_use()
+import tfx.components as package
+from tfx.components import Trainer
+from tfx.components.trainer.component import Trainer as defined
+from pipeline import dag
+from test_dag import local_test_config
+nodes = [node.id for node in dag.create_pipeline(local_test_config(__import__('pathlib').Path(sys.argv[1]))).components]
+heavy = ['keras_tuner', 'keras', 'kubernetes', 'tfx.components.tuner.component',
+         'tfx.components.infra_validator.component']
+loaded_before_tuner = [name for name in heavy if name in sys.modules]
+from tfx.components import Tuner
+try:
+  package.NoSuchComponent
+  unknown = ''
+except AttributeError as e:
+  unknown = str(e)
+print(json.dumps({'same_class': Trainer is defined, 'all': package.__all__, 'nodes': nodes,
+                  'loaded_before_tuner': loaded_before_tuner, 'tuner': Tuner.__module__,
+                  'keras_tuner_after': 'keras_tuner' in sys.modules, 'unknown': unknown}))
+'''
+
+
+def test_a_run_without_the_tuner_loads_only_the_components_it_names(tmp_path):
+  """In a process where tfx.components loads on first use (local_runner.py and its executor worker), building the
+  default DAG loads neither the Tuner (Keras 3 through keras_tuner) nor InfraValidator (kubernetes); the package
+  exports TFX's names, which load their components when named."""
+  import tfx.components  # pylint: disable=g-import-not-at-top  (here, TFX's own package)
+  process = subprocess.run([sys.executable, '-c', LAZY_COMPONENTS, str(tmp_path)], cwd=REPO_ROOT, capture_output=True,
+                           text=True, env={**os.environ, 'PYTHONPATH': f'{REPO_ROOT}:{REPO_ROOT / "tests/pipeline"}'},
+                           check=False)
+  assert process.returncode == 0, process.stderr[-3000:]
+  seen = json.loads(process.stdout.splitlines()[-1])
+  assert seen['same_class'] and seen['all'] == sorted(tfx.components.__all__)
+  assert {'Trainer', 'Evaluator', 'Pusher'} <= set(seen['nodes']) and 'Tuner' not in seen['nodes']
+  assert seen['loaded_before_tuner'] == []
+  assert seen['tuner'] == 'tfx.components.tuner.component' and seen['keras_tuner_after']
+  assert seen['unknown'] == "module tfx.components has no attribute 'NoSuchComponent'"

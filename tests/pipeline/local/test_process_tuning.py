@@ -1,5 +1,6 @@
 """Process settings of local runs: Beam's DoFn signatures remembered (same answers, computed once), GC settings,
-which executors' record sources batch by size, TFRecord files read by TensorFlow (same records, CRCs checked)."""
+which executors' record sources batch by size, TFRecord files read by TensorFlow (same records, CRCs checked), in
+the batches tfx_bsl makes (same RecordBatches)."""
 import functools
 import gc
 
@@ -10,6 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import core, userstate
 from tfx.components import Evaluator, StatisticsGen, Transform
 from tfx.proto.orchestration import executable_spec_pb2
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.coders import batch_util
 
 from pipeline import compat
@@ -129,11 +132,11 @@ def taxi_records(count: int, offset: int = 0) -> list:
   )).SerializeToString() for i in range(offset, offset + count)]
 
 
-def read_through_tfxio(pipeline: beam.Pipeline, patterns) -> beam.PCollection:
+def read_through_tfxio(pipeline: beam.Pipeline, patterns, batch_size=100) -> beam.PCollection:
   """The raw records in the RecordBatches that a TFExampleRecord TFXIO reads from the patterns."""
   from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
   io = tf_example_record.TFExampleRecord(patterns, raw_record_column_name='raw')
-  return (pipeline | io.BeamSource(batch_size=100)
+  return (pipeline | io.BeamSource(batch_size=batch_size)
           | beam.FlatMap(lambda batch: batch.column(batch.schema.get_field_index('raw')).flatten().to_pylist()))
 
 
@@ -143,18 +146,36 @@ def reads_with_tensorflow(pipeline: beam.Pipeline) -> bool:
 
 
 EXPECTED_RECORDS = taxi_records(250) + taxi_records(120, offset=250)
+TAXI_SCHEMA = text_format.Parse('feature { name: "trip_seconds" type: INT } feature { name: "company" type: BYTES }',
+                                schema_pb2.Schema())
+
+
+def reads_batches_with_tensorflow(pipeline: beam.Pipeline) -> bool:
+  """Whether process_tuning's batched TensorFlow reader is in the pipeline."""
+  return any(label.endswith('ReadTFRecordBatches') for label in pipeline.applied_labels)
+
+
+def write_record_batches(path, tfxio, batch_size=None) -> None:
+  """The rows of each RecordBatch that tfxio.BeamSource(batch_size) makes, one line per batch, in order."""
+  with beam.Pipeline() as pipeline:
+    _ = (pipeline | 'Read' >> tfxio.BeamSource(batch_size) | beam.Map(lambda batch: batch.to_pylist())
+         | beam.combiners.ToList() | beam.Map(lambda batches: path.write_text('\n'.join(map(repr, batches)))))
+  return pipeline
 
 
 @pytest.fixture
 def tensorflow_reads_tfrecords(monkeypatch, tmp_path, restored_gc):
   """The process tuned, as local runs tune theirs (the functions it replaces and GC restored afterwards), and two
   files of EXPECTED_RECORDS: one gzipped, one not."""
-  from tfx_bsl.tfxio import record_based_tfxio  # pylint: disable=g-import-not-at-top
+  from tfx_bsl.tfxio import record_based_tfxio, tf_example_record  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(record_based_tfxio, 'ReadTfRecord', record_based_tfxio.ReadTfRecord)
+  monkeypatch.setattr(tf_example_record.TFExampleRecord, 'BeamSource', tf_example_record.TFExampleRecord.BeamSource)
   monkeypatch.setattr(core, 'get_function_args_defaults', core.get_function_args_defaults)
+  monkeypatch.setattr(batch_util, '_UseByteSizeBatching', batch_util._UseByteSizeBatching)
   process_tuning.tune()
   process_tuning.tune()
   assert getattr(record_based_tfxio.ReadTfRecord, compat.WRAPPED_MARK).__name__ == 'ReadTfRecord'  # wrapped once
+  assert getattr(tf_example_record.TFExampleRecord.BeamSource, compat.WRAPPED_MARK).__name__ == 'BeamSource'
   write_tfrecords(tmp_path / 'part-0.gz', EXPECTED_RECORDS[:250], 'GZIP')
   write_tfrecords(tmp_path / 'part-1', EXPECTED_RECORDS[250:])
   return tmp_path
@@ -163,7 +184,50 @@ def tensorflow_reads_tfrecords(monkeypatch, tmp_path, restored_gc):
 def test_tensorflow_reads_every_tfrecord_file_of_a_single_process_direct_runner(tensorflow_reads_tfrecords):
   with beam.Pipeline() as pipeline:
     assert_that(read_through_tfxio(pipeline, [str(tensorflow_reads_tfrecords / 'part-*')]), equal_to(EXPECTED_RECORDS))
-  assert reads_with_tensorflow(pipeline)
+  assert reads_batches_with_tensorflow(pipeline)
+
+
+@pytest.mark.parametrize('batch_size, by_size', [(100, False), (None, True)])
+def test_batches_read_by_tensorflow_make_the_record_batches_tfx_bsl_makes(tensorflow_reads_tfrecords, batch_size,
+                                                                        by_size):
+  """A batch size, or tfx_bsl's batching by bytes (StatisticsGen, Transform): the same RecordBatches, in the same
+  order, as tfx_bsl's own source, for the whole schema and for a projection with the raw records."""
+  from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
+  compat.batch_records_by_size(by_size)
+  pattern = [str(tensorflow_reads_tfrecords / 'part-*')]
+  for tfxio in (tf_example_record.TFExampleRecord(pattern, schema=TAXI_SCHEMA),
+                tf_example_record.TFExampleRecord(pattern, schema=TAXI_SCHEMA, raw_record_column_name='raw'
+                                                  ).Project(['company'])):
+    batched = write_record_batches(tensorflow_reads_tfrecords / 'batched.txt', tfxio, batch_size)
+    assert reads_batches_with_tensorflow(batched)
+    wrapped = tf_example_record.TFExampleRecord.BeamSource
+    try:
+      tf_example_record.TFExampleRecord.BeamSource = getattr(wrapped, compat.WRAPPED_MARK)
+      write_record_batches(tensorflow_reads_tfrecords / 'tfx_bsl.txt', tfxio, batch_size)
+    finally:
+      tf_example_record.TFExampleRecord.BeamSource = wrapped
+    batches = (tensorflow_reads_tfrecords / 'batched.txt').read_text()
+    assert batches == (tensorflow_reads_tfrecords / 'tfx_bsl.txt').read_text()
+    assert [len(eval(line)) for line in batches.splitlines()] == ([100, 100, 100, 70] if batch_size else [370])
+
+
+def test_where_beam_tunes_the_batch_size_tfx_bsl_batches_the_records_tensorflow_reads(tensorflow_reads_tfrecords):
+  compat.batch_records_by_size(False)  # the Evaluator: no batch size, no batching by bytes
+  with beam.Pipeline() as pipeline:
+    assert_that(read_through_tfxio(pipeline, [str(tensorflow_reads_tfrecords / 'part-*')], batch_size=None),
+                equal_to(EXPECTED_RECORDS))
+  assert reads_with_tensorflow(pipeline) and not reads_batches_with_tensorflow(pipeline)
+
+
+def test_sized_batches_are_cut_where_beams_batch_elements_cuts_them():
+  records = [b'x' * n for n in (5, 1, 9, 3, 3, 3, 12, 2, 7, 7, 1)]
+  with beam.Pipeline() as pipeline:
+    batches = pipeline | beam.Create(records, reshuffle=False) | beam.BatchElements(
+        min_batch_size=10, max_batch_size=10, element_size_fn=len)
+    assert_that(batches, equal_to(list(process_tuning.sized_batches(records, (10, len)))))
+  assert [len(b) for b in process_tuning.sized_batches(records, (10, len))] == [2, 1, 3, 1, 2, 2]
+  assert list(process_tuning.sized_batches(records, (4, lambda record: 1))) == [records[:4], records[4:8], records[8:]]
+  assert process_tuning.fixed_batching(100)[0] == 100 and process_tuning.fixed_batching(100)[1](b'any') == 1
 
 
 def test_beam_reads_for_several_workers_another_compression_or_a_pattern_without_files(tensorflow_reads_tfrecords):

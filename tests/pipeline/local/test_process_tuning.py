@@ -1,6 +1,7 @@
 """Process settings of local runs: Beam's DoFn signatures remembered (same answers, computed once), GC settings,
 which executors' record sources batch by size, TFRecord files read by TensorFlow (same records, CRCs checked), in
 the batches tfx_bsl makes (same RecordBatches)."""
+import ast
 import functools
 import gc
 
@@ -9,10 +10,10 @@ import pytest
 import tensorflow as tf
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import core, userstate
-from tfx.components import Evaluator, StatisticsGen, Transform
-from tfx.proto.orchestration import executable_spec_pb2
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.components import Evaluator, StatisticsGen, Transform
+from tfx.proto.orchestration import executable_spec_pb2
 from tfx_bsl.coders import batch_util
 
 from pipeline import compat
@@ -208,7 +209,7 @@ def test_batches_read_by_tensorflow_make_the_record_batches_tfx_bsl_makes(tensor
       tf_example_record.TFExampleRecord.BeamSource = wrapped
     batches = (tensorflow_reads_tfrecords / 'batched.txt').read_text()
     assert batches == (tensorflow_reads_tfrecords / 'tfx_bsl.txt').read_text()
-    assert [len(eval(line)) for line in batches.splitlines()] == ([100, 100, 100, 70] if batch_size else [370])
+    assert [len(ast.literal_eval(line)) for line in batches.splitlines()] == ([100, 100, 100, 70] if batch_size else [370])
 
 
 def test_where_beam_tunes_the_batch_size_tfx_bsl_batches_the_records_tensorflow_reads(tensorflow_reads_tfrecords):

@@ -16,16 +16,16 @@ without a split or a shuffle, and records the files it read (INPUT_FILES), so th
 the rows they score.
 
 Writing: on Beam's DirectRunner (local runs, and components in a KFP or Vertex container) TFX's Reshuffle would hold
-every example in memory (4.5 GB at 1.5 M rows), so the executor shuffles on disk instead: each row goes to one of
-SHUFFLE_BUCKETS temporary files by its hash, then each file in turn is read, permuted and appended to the split's
-gzipped TFRecord file. Any other runner (Dataflow, Flink, Spark) gets TFX's Beam write.
+every example in memory (4.5 GB at 1.5 M rows), so the executor shuffles on disk instead (disk_shuffle.py): each row
+goes to one of SHUFFLE_BUCKETS temporary files by its hash, then each file in turn is read, permuted and appended to
+the split's gzipped TFRecord file. Blocks of rows are hashed and encoded on ENCODE_THREADS threads (the encoder lets go
+of the GIL) and written in file order. Any other runner (Dataflow, Flink, Spark) gets TFX's Beam write.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
-import shutil
-import tempfile
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -45,12 +45,11 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
+from pipeline.ingest import disk_shuffle
 from pipeline.ingest.csv_reading import column_types, header, read_batches
+from pipeline.ingest.disk_shuffle import GZIP_LEVEL, OUTPUT_FILE, SHUFFLE_BUCKETS, ordered_map
 
-SHUFFLE_BUCKETS = 64  # the on-disk shuffle holds one 64th of a split in memory at a time.
-# zlib's fastest level: at its default (6), ExampleGen took 36.5 s instead of 26.8 s at 100x, for files a fifth smaller.
-GZIP_LEVEL = 1
-OUTPUT_FILE = 'data_tfrecord-00000-of-00001.gz'
+ENCODE_THREADS = min(4, os.cpu_count() or 1)  # tfx_bsl's encoder lets go of the GIL: blocks encode side by side.
 DIRECT_RUNNERS = (None, 'DirectRunner', 'direct', 'BundleBasedDirectRunner', 'SwitchingDirectRunner')
 EXAMPLE_TYPES = {pa.int64(): pa.int64(), pa.float64(): pa.float32(), pa.binary(): pa.binary()}  # FloatList: 32-bit
 EMPTY_CELL_HASH = np.uint64(0x9E3779B97F4A7C15)  # the hash of an empty cell, in a column of any type.
@@ -85,17 +84,21 @@ def columns_without_values(paths: List[str]) -> FrozenSet[str]:
   return frozenset(empty)
 
 
-def encoded_batches(path: str, empty_columns: FrozenSet[str]) -> Iterator[Tuple[pa.RecordBatch, List[bytes]]]:
-  """The rows of one CSV file with a header row, a block at a time, with their serialized tf.Examples."""
-  encoder = example_coder.RecordBatchToExamplesEncoder()
-  for batch in read_batches(path, column_types(header(path))):
-    yield batch, encoder.encode(as_value_lists(batch, empty_columns))
+def blocks(files: Sequence[str]) -> Iterator[pa.RecordBatch]:
+  """The rows of CSV files with a header row, file after file, a block at a time, as their declared types."""
+  for path in files:
+    yield from read_batches(path, column_types(header(path)))
+
+
+def encode(batch: pa.RecordBatch, empty_columns: FrozenSet[str]) -> List[bytes]:
+  """A block's rows as serialized tf.Examples, in order."""
+  return example_coder.RecordBatchToExamplesEncoder().encode(as_value_lists(batch, empty_columns))
 
 
 def serialized_examples(path: str, empty_columns: FrozenSet[str] = frozenset()) -> Iterator[bytes]:
   """The serialized tf.Examples of one CSV file with a header row, in file order."""
-  for _, examples in encoded_batches(path, empty_columns):
-    yield from examples
+  for batch in blocks([path]):
+    yield from encode(batch, empty_columns)
 
 
 def cell_hashes(column: pa.Array) -> np.ndarray:
@@ -142,55 +145,32 @@ def shuffle_bucket_of_rows(hashes: np.ndarray, boundaries: Sequence[int]) -> np.
 def tagged_examples(path: str, split_names: Sequence[str], boundaries: Sequence[int],
                     empty_columns: FrozenSet[str]) -> Iterator[beam.pvalue.TaggedOutput]:
   """The serialized tf.Examples of one CSV file, each tagged with the name of its split."""
-  for batch, examples in encoded_batches(path, empty_columns):
-    for split, example in zip(split_of_rows(row_hashes(batch), boundaries), examples):
+  for batch in blocks([path]):
+    for split, example in zip(split_of_rows(row_hashes(batch), boundaries), encode(batch, empty_columns)):
       yield beam.pvalue.TaggedOutput(split_names[split], example)
+
+
+def split_block(batch: pa.RecordBatch, boundaries: Sequence[int],
+                empty_columns: FrozenSet[str]) -> disk_shuffle.BucketedRecords:
+  """A block's serialized tf.Examples, framed as TFRecords and grouped by split and shuffle bucket."""
+  hashes = row_hashes(batch)
+  return disk_shuffle.bucketed(encode(batch, empty_columns), split_of_rows(hashes, boundaries),
+                               shuffle_bucket_of_rows(hashes, boundaries))
 
 
 def write_shuffled_splits(files: Sequence[str], split_dirs: Sequence[str], boundaries: Sequence[int],
                           empty_columns: FrozenSet[str]) -> None:
-  """Writes each row of the CSV files to its split's directory, in a shuffled order.
-
-  Memory holds one CSV block and then one shuffle bucket, whatever the data's size. The order is the same on every
-  run over the same files.
-  """
-  temp_dir = tempfile.mkdtemp(prefix='example_gen_shuffle_')
-  try:
-    writers: Dict[Tuple[int, int], tf.io.TFRecordWriter] = {}
-    for path in files:
-      for batch, examples in encoded_batches(path, empty_columns):
-        hashes = row_hashes(batch)
-        for key, example in zip(zip(split_of_rows(hashes, boundaries).tolist(),
-                                    shuffle_bucket_of_rows(hashes, boundaries).tolist()), examples):
-          if key not in writers:
-            writers[key] = tf.io.TFRecordWriter(os.path.join(temp_dir, '%d-%d' % key))
-          writers[key].write(example)
-    for writer in writers.values():
-      writer.close()
-    for split, split_dir in enumerate(split_dirs):
-      append_shuffled_buckets(temp_dir, split, split_dir)
-  finally:
-    shutil.rmtree(temp_dir, ignore_errors=True)
+  """Writes each row of the CSV files to its split's directory, in a shuffled order (disk_shuffle.py), the blocks
+  encoded on ENCODE_THREADS threads. The order is the same on every run over the same files."""
+  disk_shuffle.write_shuffled_splits(
+      ordered_map(functools.partial(split_block, boundaries=boundaries, empty_columns=empty_columns),
+                  blocks(files), ENCODE_THREADS), split_dirs)
 
 
 def gzipped_writer(path: str) -> tf.io.TFRecordWriter:
   """A writer of a gzipped TFRecord file, compressing at GZIP_LEVEL."""
   return tf.io.TFRecordWriter(path, options=tf.io.TFRecordOptions(compression_type='GZIP',
                                                                    compression_level=GZIP_LEVEL))
-
-
-def append_shuffled_buckets(temp_dir: str, split: int, split_dir: str) -> None:
-  """Writes one split's shuffle buckets, each read whole and permuted, into its gzipped TFRecord file."""
-  fileio.makedirs(split_dir)
-  with gzipped_writer(os.path.join(split_dir, OUTPUT_FILE)) as out:
-    for bucket in range(SHUFFLE_BUCKETS):
-      path = os.path.join(temp_dir, f'{split}-{bucket}')
-      if not os.path.exists(path):
-        continue
-      records = tf.data.TFRecordDataset(path).batch(1 << 62).get_single_element().numpy()  # one read, in C++
-      for record in records[np.random.default_rng(bucket).permutation(len(records))]:
-        out.write(record)
-      os.remove(path)
 
 
 def matching_files(input_base: str, split_pattern: str) -> List[str]:
@@ -288,10 +268,11 @@ def write_in_order(files: Sequence[str], split_dir: str, empty_columns: FrozenSe
   fileio.makedirs(split_dir)
   rows = 0
   with gzipped_writer(os.path.join(split_dir, OUTPUT_FILE)) as out:
-    for path in files:
-      for example in serialized_examples(path, empty_columns):
+    for examples in ordered_map(functools.partial(encode, empty_columns=empty_columns), blocks(files),
+                                ENCODE_THREADS):
+      for example in examples:
         out.write(example)
-        rows += 1
+      rows += len(examples)
   return rows
 
 

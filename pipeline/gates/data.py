@@ -3,12 +3,14 @@ or when a split's label has fewer than two classes.
 
 ExampleValidator only writes anomalies (it never fails a run); this node reads them and fails. The label is not a
 column (preprocessing/transform.py computes it from its sources), so no schema check can see a split without a
-big tipper; this node counts the classes of each split with the preprocessing code's own label function.
+big tipper; this node counts the classes of each split with the preprocessing code's own label function, reading a
+split only until it has seen both (a split without one is read whole, and its counts reported).
 """
 
 import os
 from typing import Dict, List
 
+import numpy as np
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
@@ -21,7 +23,7 @@ from preprocessing import features
 from preprocessing.transform import big_tipper
 
 CLASSES = (0, 1)
-COUNT_BATCH = 65536
+COUNT_BATCH = 8192
 
 
 def read_anomalies(uri: str, split_names: List[str]) -> List[Anomaly]:
@@ -39,19 +41,27 @@ def read_anomalies(uri: str, split_names: List[str]) -> List[Anomaly]:
   return found
 
 
-def label_counts(split_uri: str) -> Dict[int, int]:
-  """How many examples of one split (a directory of TFRecord files) have each label class."""
+def label_counts(split_uri: str, until_every_class: bool = False) -> Dict[int, int]:
+  """How many examples of one split (a directory of TFRecord files) have each label class.
+
+  With until_every_class, reading stops at the first batch by which every class has been seen: the counts are then
+  those of the batches read, and whole only for a split that lacks a class, the one case the gate reports them.
+  """
   files = sorted(fileio.glob(os.path.join(split_uri, '*')))
   compression = 'GZIP' if files and all(f.endswith('.gz') for f in files) else ''
   sources = {name: tf.io.VarLenFeature(tf.float32) for name in features.label_columns()}
 
-  def add_batch(counts: tf.Tensor, serialized: tf.Tensor) -> tf.Tensor:
+  @tf.function(autograph=False)
+  def batch_counts(serialized: tf.Tensor) -> tf.Tensor:
     parsed = tf.io.parse_example(serialized, sources)
     labels = big_tipper(*(parsed[name] for name in features.label_columns()))
-    return counts + tf.math.bincount(labels, minlength=len(CLASSES), maxlength=len(CLASSES), dtype=tf.int64)
+    return tf.math.bincount(labels, minlength=len(CLASSES), maxlength=len(CLASSES), dtype=tf.int64)
 
-  batches = tf.data.TFRecordDataset(files, compression_type=compression).batch(COUNT_BATCH)
-  counts = batches.reduce(tf.zeros([len(CLASSES)], tf.int64), add_batch).numpy()
+  counts = np.zeros(len(CLASSES), np.int64)
+  for batch in tf.data.TFRecordDataset(files, compression_type=compression).batch(COUNT_BATCH):
+    counts += batch_counts(batch).numpy()
+    if until_every_class and counts.all():
+      break
   return dict(zip(CLASSES, counts.tolist()))
 
 
@@ -77,8 +87,8 @@ def DataGate(anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],  # p
   """
   found = read_anomalies(anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names))
   splits = artifact_utils.decode_split_names(examples.split_names)
-  found += single_class_anomalies({split: label_counts(artifact_utils.get_split_uri([examples], split))
-                                   for split in splits})
+  found += single_class_anomalies({split: label_counts(artifact_utils.get_split_uri([examples], split),
+                                                      until_every_class=True) for split in splits})
   if found:
     raise DataValidationError(
         f'{len(found)} data anomalies against schema/schema.pbtxt and the label; the run stops before training.\n'

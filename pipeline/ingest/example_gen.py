@@ -32,7 +32,6 @@ import apache_beam as beam
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen import utils, write_split
@@ -47,7 +46,7 @@ from tfx_bsl.coders import example_coder
 
 from pipeline.ingest import disk_shuffle
 from pipeline.ingest.csv_reading import column_types, header, read_batches
-from pipeline.ingest.disk_shuffle import GZIP_LEVEL, OUTPUT_FILE, SHUFFLE_BUCKETS, ordered_map
+from pipeline.ingest.disk_shuffle import OUTPUT_FILE, SHUFFLE_BUCKETS, ordered_map
 
 ENCODE_THREADS = min(4, os.cpu_count() or 1)  # tfx_bsl's encoder lets go of the GIL: blocks encode side by side.
 DIRECT_RUNNERS = (None, 'DirectRunner', 'direct', 'BundleBasedDirectRunner', 'SwitchingDirectRunner')
@@ -167,12 +166,6 @@ def write_shuffled_splits(files: Sequence[str], split_dirs: Sequence[str], bound
                   blocks(files), ENCODE_THREADS), split_dirs)
 
 
-def gzipped_writer(path: str) -> tf.io.TFRecordWriter:
-  """A writer of a gzipped TFRecord file, compressing at GZIP_LEVEL."""
-  return tf.io.TFRecordWriter(path, options=tf.io.TFRecordOptions(compression_type='GZIP',
-                                                                   compression_level=GZIP_LEVEL))
-
-
 def matching_files(input_base: str, split_pattern: str) -> List[str]:
   """The files of one input split, sorted; an error naming the pattern when there are none."""
   pattern = os.path.join(input_base, split_pattern)
@@ -262,18 +255,17 @@ class ArrowCsvExampleGen(FileBasedExampleGen):
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
 
-def write_in_order(files: Sequence[str], split_dir: str, empty_columns: FrozenSet[str]) -> int:
+def framed_rows(batch: pa.RecordBatch, empty_columns: FrozenSet[str]) -> bytes:
+  """A block's rows as serialized tf.Examples framed as TFRecords, in order."""
+  return disk_shuffle.tfrecords(encode(batch, empty_columns))[0]
+
+
+def write_in_order(files: Sequence[str], split_dir: str, empty_columns: FrozenSet[str]) -> None:
   """Writes every row of the CSV files, file after file and row after row, to one gzipped TFRecord file of a split
-  directory; returns the number of rows."""
+  directory, the blocks encoded on ENCODE_THREADS threads."""
   fileio.makedirs(split_dir)
-  rows = 0
-  with gzipped_writer(os.path.join(split_dir, OUTPUT_FILE)) as out:
-    for examples in ordered_map(functools.partial(encode, empty_columns=empty_columns), blocks(files),
-                                ENCODE_THREADS):
-      for example in examples:
-        out.write(example)
-      rows += len(examples)
-  return rows
+  disk_shuffle.write_gzipped(os.path.join(split_dir, OUTPUT_FILE), ordered_map(
+      functools.partial(framed_rows, empty_columns=empty_columns), blocks(files), ENCODE_THREADS))
 
 
 def input_files(examples: Any) -> List[str]:

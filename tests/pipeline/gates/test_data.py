@@ -13,13 +13,28 @@ def example(tips, fare) -> bytes:
   return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
+def write_examples(path, rows, compression=''):
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with tf.io.TFRecordWriter(str(path), options=compression or None) as writer:
+    for tips, fare in rows:
+      writer.write(example(tips, fare))
+
+
 @pytest.mark.parametrize('compression, file_name', [('GZIP', 'data_tfrecord-00000-of-00001.gz'), ('', 'data')])
 def test_label_counts_follow_the_label_rule(tmp_path, compression, file_name):
   rows = [(3.0, 10.0), (1.0, 10.0), (2.0, 10.0), (None, 10.0), (5.0, None), (0.0, 0.0)] * 3
-  with tf.io.TFRecordWriter(str(tmp_path / file_name), options=compression or None) as writer:
-    for tips, fare in rows:
-      writer.write(example(tips, fare))
+  write_examples(tmp_path / file_name, rows, compression)
   assert data.label_counts(str(tmp_path)) == {0: 15, 1: 3}  # only 3 > 0.2 x 10 tips; absent sources are 0.
+
+
+def test_counting_until_every_class_is_seen_stops_early_and_counts_a_split_without_one_whole(tmp_path, monkeypatch):
+  monkeypatch.setattr(data, 'COUNT_BATCH', 4)
+  write_examples(tmp_path / 'both' / 'data', [(3.0, 10.0), (1.0, 10.0)] + [(0.0, 10.0)] * 20)
+  write_examples(tmp_path / 'one' / 'data', [(1.0, 10.0)] * 22)
+
+  assert data.label_counts(str(tmp_path / 'both'), until_every_class=True) == {0: 3, 1: 1}  # the first batch
+  assert data.label_counts(str(tmp_path / 'both')) == {0: 21, 1: 1}
+  assert data.label_counts(str(tmp_path / 'one'), until_every_class=True) == {0: 22, 1: 0}
 
 
 def test_a_split_with_one_class_is_an_anomaly_naming_label_split_and_counts():

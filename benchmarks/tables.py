@@ -18,7 +18,6 @@ from benchmarks.serving import BATCH
 from pipeline.local import replay
 
 THROUGHPUT_COMPONENTS = ('CsvExampleGen', 'StatisticsGen', 'Transform')
-READS_EVERY_ROW = THROUGHPUT_COMPONENTS + ('DataGate',)  # whose rows/s an ours-only table shows
 
 Table = Tuple[List[str], List[List[str]]]  # header, rows of cells.
 
@@ -141,7 +140,7 @@ def ours_only_table(ours: RunResult, template_runs: Sequence[RunResult]) -> Tabl
   rows = []
   for name in ordered_components([ours] + list(template_runs)):
     seconds = ours.components.get(name)
-    throughput = rows_per_second(ours.rows, seconds) if name in READS_EVERY_ROW else None
+    throughput = rows_per_second(ours.rows, seconds) if name in THROUGHPUT_COMPONENTS else None
     rows.append([f'{name} (s)', fmt(seconds), fmt(throughput, 0),
                  fmt(estimated.get(name)), fmt_ratio(ratio(seconds, estimated.get(name)))])
   wall = ours.measured.seconds

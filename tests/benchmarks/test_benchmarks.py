@@ -214,13 +214,14 @@ def test_a_size_only_ours_ran_at_is_set_beside_the_templates_estimate():
                for size, seconds in ((1.0, 30.0), (10.0, 120.0), (100.0, 1020.0))]
   for run, rows in zip(templates, (1000, 10_000, 100_000)):
     run.rows = rows
-  ours = fake_result(results.OURS, 1000.0, 900.0, {'CsvExampleGen': 500.0, 'Trainer': 10.0})
+  ours = fake_result(results.OURS, 1000.0, 900.0, {'CsvExampleGen': 500.0, 'DataGate': 0.4, 'Trainer': 10.0})
   ours.rows = 1_000_000
   header, rows = tables.ours_only_table(ours, templates)
   assert header == ['', 'ours 1000x', 'ours 1000x rows/s', 'template 1000x, estimated from 10x, 100x', 'ratio']
   by_label = {row[0]: row[1:] for row in rows}
   assert by_label['CsvExampleGen (s)'] == ['500.0', '2,000', '10,000.0', '0.05x']  # 1000 s per 100,000 rows
   assert by_label['Trainer (s)'] == ['10.0', '-', '15.0', '0.67x']  # it reads the steps' rows, not every row
+  assert by_label['DataGate (s)'][:2] == ['0.4', '-']  # it reads until both label classes show up
   assert by_label['**wall clock (s)**'] == ['900.0', '1,111', '10,020.0', '0.09x']  # + the 5 s of overhead at 100x
   assert by_label['peak memory (MB)'][0] == '1,024'
 

@@ -250,3 +250,66 @@ def test_a_corrupted_record_fails_the_read(tensorflow_reads_tfrecords):
   with pytest.raises(Exception, match='(?i)corrupted record'):
     with beam.Pipeline() as pipeline:
       read_through_tfxio(pipeline, [str(tensorflow_reads_tfrecords / 'part-*')])
+
+
+def ints(*values) -> tf.train.Feature:
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def floats(*values) -> tf.train.Feature:
+  return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+
+def strings(*values) -> tf.train.Feature:
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def example_of(**features: tf.train.Feature) -> bytes:
+  return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+MIXED_SCHEMA = text_format.Parse('feature { name: "trip_seconds" type: INT } feature { name: "company" type: BYTES } '
+                                 'feature { name: "fare" type: FLOAT }', schema_pb2.Schema())
+MIXED_RECORDS = [example_of(trip_seconds=ints(5), company=strings(b'Cab 1'), fare=floats(2.5)),
+                 example_of(trip_seconds=ints(), company=strings(b'Cab 2', b'Cab 3'), fare=tf.train.Feature()),
+                 example_of(company=strings()),  # absent features
+                 example_of(trip_seconds=ints(7, 8), fare=floats(1.0, -3.25))]
+
+
+@pytest.mark.parametrize('raw_record_column_name', [None, 'raw'])
+def test_examples_parsed_by_tensorflow_make_the_tensors_tfx_bsls_decoder_makes(raw_record_column_name):
+  from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
+  tfxio = tf_example_record.TFExampleRecord('unread', schema=MIXED_SCHEMA,
+                                            raw_record_column_name=raw_record_column_name)
+  decoder = compat.example_batch_decoder(tfxio)
+  decoder.setup()
+  expected = list(decoder.process(MIXED_RECORDS))[0]
+  parsed = process_tuning.parse_examples(MIXED_RECORDS, process_tuning.parsed_columns(tfxio))
+
+  assert parsed.schema.equals(expected.schema)
+  assert expected.column(0).to_pylist() == [[5], [], None, [7, 8]]  # null: absent; []: no values
+  assert parsed.column(0).to_pylist() == [[5], [], [], [7, 8]]
+  adapter = tfxio.TensorAdapter()
+  expected_tensors, parsed_tensors = adapter.ToBatchTensors(expected), adapter.ToBatchTensors(parsed)
+  assert sorted(parsed_tensors) == sorted(expected_tensors) == ['company', 'fare', 'trip_seconds']
+  for name, tensor in expected_tensors.items():
+    for part in ('indices', 'values', 'dense_shape'):
+      assert getattr(parsed_tensors[name], part).numpy().tolist() == getattr(tensor, part).numpy().tolist(), name
+  if raw_record_column_name:
+    assert parsed.column(3).to_pylist() == expected.column(3).to_pylist() == [[r] for r in MIXED_RECORDS]
+
+
+def test_only_transform_parses_and_only_where_every_column_is_a_sparse_tensor():
+  from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
+  tfxio = tf_example_record.TFExampleRecord('unread', schema=MIXED_SCHEMA)
+  for component, parses in ((Transform, True), (StatisticsGen, False), (Evaluator, False)):
+    process_tuning.batch_records_for(executable_spec_pb2.BeamExecutableSpec(
+        python_executor_spec=executable_spec_pb2.PythonClassExecutableSpec(class_path=class_path(component))))
+    assert (process_tuning.parsing_decoder(tfxio) is not None) is parses, component
+  process_tuning.batch_records_for(executable_spec_pb2.BeamExecutableSpec(
+      python_executor_spec=executable_spec_pb2.PythonClassExecutableSpec(class_path=class_path(Transform))))
+  dense = text_format.Parse('feature { name: "fare" type: FLOAT shape { dim { size: 1 } } presence { min_fraction: 1 } }',
+                            schema_pb2.Schema())
+  assert process_tuning.parsing_decoder(tf_example_record.TFExampleRecord('unread', schema=dense)) is None
+  process_tuning.batch_records_for(executable_spec_pb2.PythonClassExecutableSpec(class_path='conftest.Executor'))
+  assert process_tuning.parsing_decoder(tfxio) is None

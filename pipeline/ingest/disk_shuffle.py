@@ -50,7 +50,7 @@ def masked(crcs: np.ndarray) -> np.ndarray:
   return ((((crcs >> np.uint64(15)) | (crcs << np.uint64(17))) + np.uint64(0xA282EAD8)) & np.uint64(0xFFFFFFFF))
 
 
-def tfrecords(records: Sequence[bytes]) -> Tuple[bytes, np.ndarray]:
+def framed_tfrecords(records: Sequence[bytes]) -> Tuple[bytes, np.ndarray]:
   """The records framed as in a TFRecord file (length, its masked CRC32C, the bytes, their masked CRC32C), as one
   byte string, and each framed record's size: tf.io.TFRecordWriter's bytes, without a call into it per record."""
   sizes = np.fromiter(map(len, records), np.uint64, len(records))
@@ -80,7 +80,7 @@ def bucketed(examples: Sequence[bytes], splits: np.ndarray, buckets: np.ndarray)
   """A block's serialized examples framed and ordered by key, given each one's split index and shuffle bucket."""
   keys = splits.astype(np.int64) * SHUFFLE_BUCKETS + buckets.astype(np.int64)
   order = np.argsort(keys, kind='stable')
-  framed, sizes = tfrecords(list(map(examples.__getitem__, order.tolist())))
+  framed, sizes = framed_tfrecords(list(map(examples.__getitem__, order.tolist())))
   return BucketedRecords(framed, keys[order], sizes)
 
 
@@ -122,8 +122,9 @@ class ShuffleBuckets:
       with open(self._path(key), 'rb') as f:
         records = f.read()
       os.remove(self._path(key))
-      ends = np.cumsum(np.concatenate(self._sizes.pop(key)), dtype=np.int64)
-      starts = ends - np.diff(ends, prepend=0)
+      sizes = np.concatenate(self._sizes.pop(key)).astype(np.int64)
+      ends = np.cumsum(sizes)
+      starts = ends - sizes
       order = np.random.default_rng(bucket).permutation(len(ends))
       yield b''.join([records[start:end] for start, end in zip(starts[order].tolist(), ends[order].tolist())])
 

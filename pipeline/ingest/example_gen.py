@@ -257,7 +257,7 @@ class ArrowCsvExampleGen(FileBasedExampleGen):
 
 def framed_rows(batch: pa.RecordBatch, empty_columns: FrozenSet[str]) -> bytes:
   """A block's rows as serialized tf.Examples framed as TFRecords, in order."""
-  return disk_shuffle.tfrecords(encode(batch, empty_columns))[0]
+  return disk_shuffle.framed_tfrecords(encode(batch, empty_columns))[0]
 
 
 def write_in_order(files: Sequence[str], split_dir: str, empty_columns: FrozenSet[str]) -> None:

@@ -19,7 +19,7 @@ def tensorflow_written(path, records):
 
 @pytest.mark.parametrize('records', [[], [b''], [b'x'], [bytes(range(256)) * 300, b'', b'\x00' * 7] * 3])
 def test_records_are_framed_byte_for_byte_as_tensorflow_frames_them(tmp_path, records):
-  framed, sizes = disk_shuffle.tfrecords(records)
+  framed, sizes = disk_shuffle.framed_tfrecords(records)
 
   assert framed == tensorflow_written(tmp_path / 'tf', records)
   assert sizes.tolist() == [len(r) + disk_shuffle.FRAME_BYTES for r in records]

@@ -91,12 +91,17 @@ def tfxio_file_patterns(tfxio: Any) -> Any:
   return private('tfx-bsl', tfxio, '_file_pattern')
 
 
+def tfxio_decoding_schema(tfxio: Any) -> Any:
+  """The schema a TFExampleRecord TFXIO decodes tf.Examples with (its projection); None where it has none."""
+  return private('tfx-bsl', tfxio, '_GetSchemaForDecoding')()
+
+
 def example_batch_decoder(tfxio: Any) -> Any:
   """tfx_bsl's DoFn that turns lists of serialized tf.Examples into the RecordBatches a TFExampleRecord TFXIO makes
   of them (its projection of the schema, its raw record column)."""
   from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
   decoder = private('tfx-bsl', tf_example_record, '_DecodeBatchExamplesDoFn')
-  return decoder(private('tfx-bsl', tfxio, '_GetSchemaForDecoding')(), tfxio.raw_record_column_name)
+  return decoder(tfxio_decoding_schema(tfxio), tfxio.raw_record_column_name)
 
 
 def transform_layer_resources(tft_layer: Any) -> Any:

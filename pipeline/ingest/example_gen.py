@@ -9,7 +9,10 @@ and a feature without a type where a column has no value at all.
 Each row's split comes from a hash of its own cells (pandas' fixed-key hash of each value as its declared type,
 combined over the columns by name), not of its serialized bytes as in TFX: the C++ encoder writes an example's
 features in an order that changes from process to process, and the split must not; nor may it change when the same
-rows are cut into other files or blocks. The outputs, artifact properties and lineage are CsvExampleGen's.
+rows are cut into other files or blocks. The outputs, artifact properties and lineage are CsvExampleGen's; where
+this executor writes the examples itself and every file has the same columns, the Examples artifact also records
+every feature of every example with its kind (FEATURE_KINDS), so that local runs parse them with TensorFlow
+(pipeline/local/process_tuning.py).
 
 InputOrderCsvExampleGen (batch inference) writes every row of the sorted files into its one split, in that order,
 without a split or a shuffle, and records the files it read (INPUT_FILES), so that predictions can be joined back to
@@ -51,8 +54,10 @@ from pipeline.ingest.disk_shuffle import OUTPUT_FILE, SHUFFLE_BUCKETS, ordered_m
 ENCODE_THREADS = min(4, os.cpu_count() or 1)  # tfx_bsl's encoder lets go of the GIL: blocks encode side by side.
 DIRECT_RUNNERS = (None, 'DirectRunner', 'direct', 'BundleBasedDirectRunner', 'SwitchingDirectRunner')
 EXAMPLE_TYPES = {pa.int64(): pa.int64(), pa.float64(): pa.float32(), pa.binary(): pa.binary()}  # FloatList: 32-bit
+EXAMPLE_KINDS = {pa.int64(): 'int64_list', pa.float64(): 'float_list', pa.binary(): 'bytes_list'}  # a Feature's kind
 EMPTY_CELL_HASH = np.uint64(0x9E3779B97F4A7C15)  # the hash of an empty cell, in a column of any type.
 INPUT_FILES = 'input_files'  # InputOrderCsvExampleGen's Examples: the CSV files read, in order, as a JSON list.
+FEATURE_KINDS = 'feature_kinds'  # Examples written here: every feature of every example, with its kind, as JSON.
 
 
 def as_value_lists(batch: pa.RecordBatch, empty_columns: FrozenSet[str]) -> pa.RecordBatch:
@@ -81,6 +86,22 @@ def columns_without_values(paths: List[str]) -> FrozenSet[str]:
       if not empty:
         return frozenset()
   return frozenset(empty)
+
+
+def feature_kinds(files: Sequence[str], empty_columns: FrozenSet[str]) -> Optional[Dict[str, Optional[str]]]:
+  """The features that every example written from the files holds, each with its kind (None: a feature without a
+  type, for a column without a value); None where the files' headers name other columns or a column twice."""
+  names = header(files[0])
+  if len(set(names)) != len(names) or any(sorted(header(path)) != sorted(names) for path in files[1:]):
+    return None
+  return {name: None if name in empty_columns else EXAMPLE_KINDS[kind] for name, kind in column_types(names).items()}
+
+
+def record_feature_kinds(examples: Any, files: Sequence[str], empty_columns: FrozenSet[str]) -> None:
+  """Records feature_kinds on an Examples artifact written from the files, where every example holds the same."""
+  kinds = feature_kinds(files, empty_columns)
+  if kinds is not None:
+    examples.set_string_custom_property(FEATURE_KINDS, json.dumps(kinds, sort_keys=True))
 
 
 def blocks(files: Sequence[str]) -> Iterator[pa.RecordBatch]:
@@ -239,11 +260,13 @@ class Executor(BaseExampleGenExecutor):
     split_names, boundaries, files = splits
     examples = output_dict[standard_component_specs.EXAMPLES_KEY]
     artifact_utils.get_single_instance(examples).split_names = artifact_utils.encode_split_names(split_names)
+    empty_columns = columns_without_values(files)
     write_shuffled_splits(files, [artifact_utils.get_split_uri(examples, name) for name in split_names],
-                          boundaries, columns_without_values(files))
+                          boundaries, empty_columns)
     payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
     file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
     for artifact in examples:
+      record_feature_kinds(artifact, files, empty_columns)
       if payload_format:
         examples_utils.set_payload_format(artifact, payload_format)
       if file_format:
@@ -289,8 +312,10 @@ class InputOrderExecutor(Executor):
     files = matching_files(exec_properties['input_base'], split.pattern)
     examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
     examples.split_names = artifact_utils.encode_split_names([split.name])
-    write_in_order(files, artifact_utils.get_split_uri([examples], split.name), columns_without_values(files))
+    empty_columns = columns_without_values(files)
+    write_in_order(files, artifact_utils.get_split_uri([examples], split.name), empty_columns)
     examples.set_string_custom_property(INPUT_FILES, json.dumps(files))
+    record_feature_kinds(examples, files, empty_columns)
     examples_utils.set_payload_format(
         examples, exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
         or example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)

@@ -49,7 +49,7 @@ def picklable(error: BaseException) -> BaseException:
 def run_executor_here(spec: message.Message, info: data_types.ExecutionInfo) -> execution_result_pb2.ExecutorOutput:
   """Runs an executor in this process with TFX's own operator for its kind of spec."""
   from tfx.orchestration.portable import launcher  # pylint: disable=g-import-not-at-top
-  process_tuning.batch_records_for(spec)
+  process_tuning.batch_records_for(spec, info.input_dict)
   operator = launcher.DEFAULT_EXECUTOR_OPERATORS[type(spec)](executor_spec=spec, platform_config=None)
   return operator.run_executor(info)
 

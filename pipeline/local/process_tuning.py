@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
 import types
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from pipeline import compat
 
@@ -23,9 +24,12 @@ SIZE_BATCHED_EXECUTORS = ('tfx.components.statistics_gen.executor.Executor',
                           'tfx.components.transform.executor.Executor')
 PARSING_EXECUTORS = ('tfx.components.transform.executor.Executor',)  # tensors only: see parsing_decoder
 PARSED_TYPES = {'int64': 'int64', 'float': 'float32', 'large_binary': 'string'}  # Arrow value type: TensorFlow's
+PARSED_KINDS = {'int64_list': 'int64', 'float_list': 'float32', 'bytes_list': 'string'}  # a Feature's kind: dtype
+RAW_RECORDS, NO_VALUES = None, 'null'  # a parsed column of the raw records; of a feature without a kind (all nulls)
 
 ArgsDefaults = Tuple[List[str], List[Any]]
-ParsedColumns = List[Tuple[str, Optional[str]]]  # each column's name and TensorFlow dtype (None: the raw records)
+ParsedColumns = List[Tuple[str, Optional[str]]]  # each column's name and TensorFlow dtype (or RAW_RECORDS, NO_VALUES)
+FeatureKinds = Dict[str, Optional[str]]  # every feature of every example of an Examples artifact: its kind or None
 Batching = Tuple[int, Callable[[bytes], int]]  # a batch's target size, and each record's share of it
 
 
@@ -200,10 +204,10 @@ def parsed_columns(tfxio: Any) -> Optional[ParsedColumns]:
   """The columns of the RecordBatches tfxio makes, with the dtype TensorFlow's parser reads each as, when every one
   is a list of int64, float or bytes read as a varlen sparse tensor of its own (or the raw records); None otherwise."""
   representations = tfxio.TensorRepresentations()
-  columns = []
+  columns: ParsedColumns = []
   for field in tfxio.ArrowSchema():
     if field.name == tfxio.raw_record_column_name:
-      columns.append((field.name, None))
+      columns.append((field.name, RAW_RECORDS))
       continue
     representation = representations.get(field.name)
     if (representation is None or representation.WhichOneof('kind') != 'varlen_sparse_tensor'
@@ -215,20 +219,40 @@ def parsed_columns(tfxio: Any) -> Optional[ParsedColumns]:
   return columns
 
 
+def recorded_columns(tfxio: Any) -> Optional[ParsedColumns]:
+  """The columns of the RecordBatches tfxio makes without a schema (tfx_bsl's decoder: every feature it meets, by
+  name, a null where an example lacks it), when its files are those of an Examples artifact whose every example
+  holds the features recorded on it (ParsingSettings.feature_kinds): there, no example lacks a feature, a feature
+  without a kind is a column of nulls, and the others are lists of their kind's values. None otherwise."""
+  if compat.tfxio_decoding_schema(tfxio) is not None or tfxio.raw_record_column_name is not None:
+    return None
+  patterns = compat.tfxio_file_patterns(tfxio)
+  patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+  for uri, kinds in ParsingSettings.feature_kinds.items():
+    if patterns and all(pattern.startswith(uri.rstrip('/') + '/') for pattern in patterns):
+      return [(name, PARSED_KINDS[kind] if kind else NO_VALUES) for name, kind in sorted(kinds.items())]
+  return None
+
+
 def parse_examples(records: List[bytes], columns: ParsedColumns) -> Any:
   """A batch of serialized tf.Examples as a RecordBatch of the columns, read by TensorFlow's example parser.
 
   tfx_bsl's decoder makes a null of an absent feature and an empty list of a feature without values; TensorFlow's
   parser tells them apart no more than a sparse tensor does, so both are empty lists here: the same tensors, not the
-  same RecordBatch (see parsing_decoder).
+  same RecordBatch (see parsing_decoder), unless no example lacks a feature (recorded_columns).
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
   import pyarrow as pa  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  parsed = tf.io.parse_example(records, {name: tf.io.VarLenFeature(dtype) for name, dtype in columns if dtype})
+  features = {name: tf.io.VarLenFeature(dtype) for name, dtype in columns if dtype not in (RAW_RECORDS, NO_VALUES)}
+  parsed = tf.io.parse_example(records, features) if features else {}
   arrays, names = [], []
   for name, dtype in columns:
-    if dtype is None:
+    if dtype == NO_VALUES:
+      arrays.append(pa.nulls(len(records)))
+      names.append(name)
+      continue
+    if dtype == RAW_RECORDS:
       offsets, values = np.arange(len(records) + 1), pa.array(records, pa.large_binary())
     else:
       offsets = np.zeros(len(records) + 1, np.int64)
@@ -240,19 +264,24 @@ def parse_examples(records: List[bytes], columns: ParsedColumns) -> Any:
 
 
 class ParsingSettings:
-  """Whether the executor running in this process reads its examples through parse_examples (batch_records_for)."""
+  """How the executor running in this process reads its examples (batch_records_for): whether it reads them only as
+  tensors (enabled), and the features of every example of each Examples artifact it reads that records them, by
+  URI (example_gen.FEATURE_KINDS)."""
   enabled = False
+  feature_kinds: Dict[str, FeatureKinds] = {}
 
 
 def parsing_decoder(tfxio: Any) -> Optional[Callable]:
-  """parse_examples for tfxio's columns, where the executor running here reads examples only as tensors (Transform,
-  PARSING_EXECUTORS, whose analyzers TFX feeds with tfxio's tensors) and every column makes a sparse tensor;
-  None elsewhere (StatisticsGen counts nulls and empty lists apart: tfx_bsl's decoder).
+  """parse_examples for tfxio's columns, where it makes the RecordBatches tfx_bsl's decoder makes (recorded_columns:
+  StatisticsGen, which counts nulls and empty lists apart) or the same tensors where the executor running here reads
+  examples only as tensors (Transform, PARSING_EXECUTORS, whose analyzers TFX feeds with tfxio's tensors) and every
+  column makes a sparse tensor; None elsewhere.
 
-  tfx_bsl's decoder parses each tf.Example whole, every feature, into protobuf objects, whatever columns are read.
+  tfx_bsl's decoder parses each tf.Example whole, every feature, into protobuf objects, whatever columns are read: at
+  10x, 8.6 us an example (1.21-1.29 s for the 140,101 of the train split), TensorFlow's parser 3.4 us (0.47-0.48 s).
   """
   import functools  # pylint: disable=g-import-not-at-top
-  columns = parsed_columns(tfxio) if ParsingSettings.enabled else None
+  columns = recorded_columns(tfxio) or (parsed_columns(tfxio) if ParsingSettings.enabled else None)
   return functools.partial(parse_examples, columns=columns) if columns else None
 
 
@@ -264,8 +293,8 @@ def read_examples_in_batches(beam_source: Callable) -> Callable:
   tfx_bsl hands Beam one record at a time, counts each for its telemetry (Beam metrics that a local run never reads)
   and batches them again in Python. The batches are the same (sized_batches), and so are the RecordBatches; with
   tfrecords' reader, StatisticsGen took 32.5-32.8 s at 100x instead of 43.8-44.0 s (README, What makes it fast).
-  Transform's batches are parsed by TensorFlow (parsing_decoder), StatisticsGen's decoded by tfx_bsl. Elsewhere, and
-  where Beam tunes the batch size (the Evaluator), tfx_bsl's source reads.
+  Their batches are parsed by TensorFlow where parsing_decoder can, else decoded by tfx_bsl. Elsewhere, and where Beam
+  tunes the batch size (the Evaluator), tfx_bsl's source reads.
   """
   import apache_beam as beam  # pylint: disable=g-import-not-at-top
 
@@ -292,9 +321,17 @@ def executor_class_path(spec: ExecutableSpec) -> str:
   return spec.python_executor_spec.class_path if hasattr(spec, 'python_executor_spec') else spec.class_path
 
 
-def batch_records_for(spec: ExecutableSpec) -> None:
-  """Makes the record sources of the executor about to run here batch by size when it is one of
-  SIZE_BATCHED_EXECUTORS, by at most 1,000 records otherwise.
+def recorded_feature_kinds(input_dict: Dict[str, List[Any]]) -> Dict[str, FeatureKinds]:
+  """The features of every example of each input Examples artifact that records them (our ExampleGens), by URI."""
+  from pipeline.ingest.example_gen import FEATURE_KINDS  # pylint: disable=g-import-not-at-top
+  return {artifact.uri: json.loads(artifact.get_string_custom_property(FEATURE_KINDS))
+          for artifacts in input_dict.values() for artifact in artifacts
+          if artifact.has_custom_property(FEATURE_KINDS)}
+
+
+def batch_records_for(spec: ExecutableSpec, input_dict: Dict[str, List[Any]]) -> None:
+  """Makes the record sources of the executor about to run here, on these inputs, batch by size when it is one of
+  SIZE_BATCHED_EXECUTORS, by at most 1,000 records otherwise, and parse where they can (parsing_decoder).
 
   At 100x, batches of up to 8,192 records took StatisticsGen 59 s instead of 71 s and Transform 61 s instead of
   76 s; the Evaluator (about 10,000 rows at any size) took 2 s longer at 10x and at 100x, so it keeps tfx_bsl's
@@ -302,3 +339,4 @@ def batch_records_for(spec: ExecutableSpec) -> None:
   """
   compat.batch_records_by_size(executor_class_path(spec) in SIZE_BATCHED_EXECUTORS)
   ParsingSettings.enabled = executor_class_path(spec) in PARSING_EXECUTORS
+  ParsingSettings.feature_kinds = recorded_feature_kinds(input_dict)

@@ -1,7 +1,8 @@
-"""pipeline/ingest/example_gen.py: the same tf.Examples as TFX's own CsvExampleGen executor, and errors that name
-the cell."""
+"""pipeline/ingest/example_gen.py: the same tf.Examples as TFX's own CsvExampleGen executor, the features of every
+example recorded on the artifact, and errors that name the cell."""
 import collections
 import glob
+import json
 import os
 import pickle
 import subprocess
@@ -193,6 +194,32 @@ def test_the_same_rows_cut_into_other_files_and_blocks_land_in_the_same_splits(t
   assert sum(splits['cut']['eval'].values()) > 200
 
 
+def kinds_in(records):
+  """Each distinct set of (feature, kind) pairs among serialized tf.Examples (kind None: a feature without a type)."""
+  return {tuple(sorted((name, feature.WhichOneof('kind'))
+                       for name, feature in tf.train.Example.FromString(r).features.feature.items())) for r in records}
+
+
+def test_every_example_holds_the_features_recorded_on_the_examples_with_their_kinds(tmp_path):
+  header, rows = taxi_rows()
+  rows = [list(r) + [''] for r in rows[:400]]  # pool: a column without a value
+  rows[3][header.index('trip_seconds')] = ''
+  data_root = write_csv(tmp_path / 'data' / 'a.csv', header + ['pool'], rows[:200])
+  write_csv(data_root / 'b.csv', (header + ['pool'])[::-1], [r[::-1] for r in rows[200:]])  # in another order
+  examples = run_executor(example_gen.Executor.Do, data_root, tmp_path / 'out')
+
+  recorded = json.loads(examples.get_string_custom_property(example_gen.FEATURE_KINDS))
+  assert sorted(recorded) == sorted(header + ['pool'])
+  assert (recorded['pool'], recorded['trip_seconds'], recorded['fare'], recorded['company']) == (
+      None, 'int64_list', 'float_list', 'bytes_list')
+  for split in ('train', 'eval'):
+    assert kinds_in(split_records(tmp_path / 'out', split)) == {tuple(sorted(recorded.items()))}
+  write_csv(data_root / 'c.csv', header, [r[:-1] for r in rows[:5]])  # without pool: not every example holds it
+  mixed = run_executor(example_gen.Executor.Do, data_root, tmp_path / 'mixed')
+  assert not mixed.has_custom_property(example_gen.FEATURE_KINDS)
+  assert len(kinds_in(split_records(tmp_path / 'mixed', 'train'))) == 2
+
+
 def test_input_order_examples_follow_the_sorted_files_then_their_rows(tmp_path):
   header, rows = taxi_rows()
   directory = write_csv(tmp_path / 'd' / 'b.csv', header, rows[:7])
@@ -208,4 +235,6 @@ def test_input_order_examples_follow_the_sorted_files_then_their_rows(tmp_path):
   expected = [float(r[header.index('fare')]) for r in rows[7:10] + rows[:7]]
   assert fares == pytest.approx(expected)
   assert example_gen.input_files(examples) == [str(directory / 'a.csv'), str(directory / 'b.csv')]
+  recorded = json.loads(examples.get_string_custom_property(example_gen.FEATURE_KINDS))
+  assert kinds_in(r.SerializeToString() for r in written) == {tuple(sorted(recorded.items()))}
   assert examples.split_names == '["inference"]'

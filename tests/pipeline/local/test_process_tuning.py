@@ -1,6 +1,7 @@
 """Process settings of local runs: Beam's DoFn signatures remembered (same answers, computed once), GC settings,
 which executors' record sources batch by size, TFRecord files read by TensorFlow (same records, CRCs checked), in
-the batches tfx_bsl makes (same RecordBatches)."""
+the batches tfx_bsl makes (same RecordBatches), parsed by TensorFlow (same tensors; same RecordBatches and statistics
+where the examples record their features)."""
 import ast
 import functools
 import gc
@@ -14,10 +15,23 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.components import Evaluator, StatisticsGen, Transform
 from tfx.proto.orchestration import executable_spec_pb2
+from tfx.types import standard_artifacts
 from tfx_bsl.coders import batch_util
 
+from conftest import taxi_rows, write_csv
 from pipeline import compat
+from pipeline.ingest import example_gen
 from pipeline.local import process_tuning
+
+parse_examples = process_tuning.parse_examples
+
+
+@pytest.fixture(autouse=True)
+def restored_batching(monkeypatch):
+  """Each test's batching and parsing settings (batch_records_for) undone after it."""
+  monkeypatch.setattr(batch_util, '_UseByteSizeBatching', batch_util._UseByteSizeBatching)
+  monkeypatch.setattr(process_tuning.ParsingSettings, 'enabled', process_tuning.ParsingSettings.enabled)
+  monkeypatch.setattr(process_tuning.ParsingSettings, 'feature_kinds', process_tuning.ParsingSettings.feature_kinds)
 
 
 class Counting:
@@ -106,15 +120,14 @@ def class_path(component) -> str:
   return f'{executor.__module__}.{executor.__name__}'
 
 
-def test_statistics_gen_and_transform_batch_records_by_size_and_other_executors_by_count(monkeypatch):
-  monkeypatch.setattr(batch_util, '_UseByteSizeBatching', batch_util._UseByteSizeBatching)  # restored afterwards
+def test_statistics_gen_and_transform_batch_records_by_size_and_other_executors_by_count():
   assert set(process_tuning.SIZE_BATCHED_EXECUTORS) == {class_path(StatisticsGen), class_path(Transform)}
   for component, by_size in ((StatisticsGen, True), (Evaluator, False), (Transform, True)):
     spec = executable_spec_pb2.BeamExecutableSpec(
         python_executor_spec=executable_spec_pb2.PythonClassExecutableSpec(class_path=class_path(component)))
-    process_tuning.batch_records_for(spec)
+    process_tuning.batch_records_for(spec, {})
     assert batch_util._UseByteSizeBatching() is by_size, component  # pylint: disable=protected-access
-  process_tuning.batch_records_for(executable_spec_pb2.PythonClassExecutableSpec(class_path='conftest.Executor'))
+  process_tuning.batch_records_for(executable_spec_pb2.PythonClassExecutableSpec(class_path='conftest.Executor'), {})
   assert batch_util._UseByteSizeBatching() is False  # pylint: disable=protected-access
 
 
@@ -172,7 +185,6 @@ def tensorflow_reads_tfrecords(monkeypatch, tmp_path, restored_gc):
   monkeypatch.setattr(record_based_tfxio, 'ReadTfRecord', record_based_tfxio.ReadTfRecord)
   monkeypatch.setattr(tf_example_record.TFExampleRecord, 'BeamSource', tf_example_record.TFExampleRecord.BeamSource)
   monkeypatch.setattr(core, 'get_function_args_defaults', core.get_function_args_defaults)
-  monkeypatch.setattr(batch_util, '_UseByteSizeBatching', batch_util._UseByteSizeBatching)
   process_tuning.tune()
   process_tuning.tune()
   assert getattr(record_based_tfxio.ReadTfRecord, compat.WRAPPED_MARK).__name__ == 'ReadTfRecord'  # wrapped once
@@ -299,17 +311,92 @@ def test_examples_parsed_by_tensorflow_make_the_tensors_tfx_bsls_decoder_makes(r
     assert parsed.column(3).to_pylist() == expected.column(3).to_pylist() == [[r] for r in MIXED_RECORDS]
 
 
+def prepare_for(component, input_dict=None) -> None:
+  """batch_records_for a TFX component's executor, as a local run's worker does before running it."""
+  process_tuning.batch_records_for(executable_spec_pb2.BeamExecutableSpec(
+      python_executor_spec=executable_spec_pb2.PythonClassExecutableSpec(class_path=class_path(component))),
+      input_dict or {})
+
+
 def test_only_transform_parses_and_only_where_every_column_is_a_sparse_tensor():
   from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
   tfxio = tf_example_record.TFExampleRecord('unread', schema=MIXED_SCHEMA)
   for component, parses in ((Transform, True), (StatisticsGen, False), (Evaluator, False)):
-    process_tuning.batch_records_for(executable_spec_pb2.BeamExecutableSpec(
-        python_executor_spec=executable_spec_pb2.PythonClassExecutableSpec(class_path=class_path(component))))
+    prepare_for(component)
     assert (process_tuning.parsing_decoder(tfxio) is not None) is parses, component
-  process_tuning.batch_records_for(executable_spec_pb2.BeamExecutableSpec(
-      python_executor_spec=executable_spec_pb2.PythonClassExecutableSpec(class_path=class_path(Transform))))
+  prepare_for(Transform)
   dense = text_format.Parse('feature { name: "fare" type: FLOAT shape { dim { size: 1 } } presence { min_fraction: 1 } }',
                             schema_pb2.Schema())
   assert process_tuning.parsing_decoder(tf_example_record.TFExampleRecord('unread', schema=dense)) is None
-  process_tuning.batch_records_for(executable_spec_pb2.PythonClassExecutableSpec(class_path='conftest.Executor'))
+  process_tuning.batch_records_for(executable_spec_pb2.PythonClassExecutableSpec(class_path='conftest.Executor'), {})
   assert process_tuning.parsing_decoder(tfxio) is None
+
+
+def recorded_examples(tmp_path):
+  """An Examples artifact of 700 taxi rows with a column without a value ('pool'), written by our ExampleGen's
+  encoder into its train split, with the features of its examples recorded; and its records."""
+  header, rows = taxi_rows()
+  files = [str(write_csv(tmp_path / 'csv' / 'data.csv', header + ['pool'], [list(r) + [''] for r in rows[:700]])
+               / 'data.csv')]
+  empty_columns = example_gen.columns_without_values(files)
+  records = list(example_gen.serialized_examples(files[0], empty_columns))
+  (tmp_path / 'examples' / 'Split-train').mkdir(parents=True)
+  write_tfrecords(tmp_path / 'examples' / 'Split-train' / 'data.gz', records, 'GZIP')
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / 'examples')
+  example_gen.record_feature_kinds(examples, files, empty_columns)
+  return examples, records
+
+
+def test_examples_that_record_their_features_parse_into_the_record_batches_tfx_bsl_decodes(tmp_path):
+  from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
+  examples, records = recorded_examples(tmp_path)
+  pattern = str(tmp_path / 'examples' / 'Split-train' / '*')
+  tfxio = tf_example_record.TFExampleRecord(pattern)  # no schema: StatisticsGen's
+  decoder = compat.example_batch_decoder(tfxio)
+  decoder.setup()
+  prepare_for(StatisticsGen, {'examples': [examples]})
+  parse = process_tuning.parsing_decoder(tfxio)
+  for batch in (records[:300], records[300:]):
+    expected = list(decoder.process(batch))[0]
+    assert parse(batch).equals(expected)
+  assert expected.column(expected.schema.get_field_index('pool')).null_count == len(batch)
+  assert any([] in column.to_pylist() for column in expected.columns)  # empty cells: empty lists, not nulls
+
+  not_recorded = standard_artifacts.Examples()
+  not_recorded.uri = examples.uri
+  for tfxio, inputs in ((tf_example_record.TFExampleRecord(pattern, schema=TAXI_SCHEMA), [examples]),
+                        (tf_example_record.TFExampleRecord(pattern, raw_record_column_name='raw'), [examples]),
+                        (tf_example_record.TFExampleRecord(str(tmp_path / 'other' / '*')), [examples]),
+                        (tfxio, [not_recorded])):
+    prepare_for(StatisticsGen, {'examples': inputs})
+    assert process_tuning.parsing_decoder(tfxio) is None
+
+
+def counting_parse(rows_file, records, columns):
+  """parse_examples, adding the number of records parsed to a file."""
+  with open(rows_file, 'a', encoding='utf-8') as f:
+    f.write(f'{len(records)}\n')
+  return parse_examples(records, columns)
+
+
+def test_statistics_of_parsed_examples_are_those_of_decoded_ones(tensorflow_reads_tfrecords, monkeypatch):
+  import tensorflow_data_validation as tfdv  # pylint: disable=g-import-not-at-top
+  from tfx_bsl.tfxio import tf_example_record  # pylint: disable=g-import-not-at-top
+  examples, records = recorded_examples(tensorflow_reads_tfrecords)
+  parsed_rows = tensorflow_reads_tfrecords / 'parsed_rows.txt'  # a file: Beam pickles the functions it runs
+  monkeypatch.setattr(process_tuning, 'parse_examples', functools.partial(counting_parse, parsed_rows))
+  prepare_for(StatisticsGen, {'examples': [examples]})
+  tfxio = tf_example_record.TFExampleRecord(str(tensorflow_reads_tfrecords / 'examples' / 'Split-train' / '*'))
+  statistics = {}
+  for how in ('parsed', 'decoded'):
+    path = str(tensorflow_reads_tfrecords / f'{how}.pb')
+    with beam.Pipeline() as pipeline:
+      _ = (pipeline | tfxio.BeamSource() | tfdv.GenerateStatistics(tfdv.StatsOptions())
+           | tfdv.WriteStatisticsToBinaryFile(path))
+    statistics[how] = tfdv.load_stats_binary(path)
+    assert sum(map(int, parsed_rows.read_text().split())) == len(records)
+    process_tuning.ParsingSettings.feature_kinds = {}  # tfx_bsl decodes the second time
+  assert statistics['parsed'] == statistics['decoded']
+  pool = next(f for f in statistics['parsed'].datasets[0].features if f.path.step == ['pool'])
+  assert pool.string_stats.common_stats.num_missing == statistics['parsed'].datasets[0].num_examples == 700

@@ -228,8 +228,10 @@ def recorded_columns(tfxio: Any) -> Optional[ParsedColumns]:
     return None
   patterns = compat.tfxio_file_patterns(tfxio)
   patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+  if not patterns:
+    return None
   for uri, kinds in ParsingSettings.feature_kinds.items():
-    if patterns and all(pattern.startswith(uri.rstrip('/') + '/') for pattern in patterns):
+    if all(pattern.startswith(uri.rstrip('/') + '/') for pattern in patterns):
       return [(name, PARSED_KINDS[kind] if kind else NO_VALUES) for name, kind in sorted(kinds.items())]
   return None
 
@@ -246,11 +248,10 @@ def parse_examples(records: List[bytes], columns: ParsedColumns) -> Any:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   features = {name: tf.io.VarLenFeature(dtype) for name, dtype in columns if dtype not in (RAW_RECORDS, NO_VALUES)}
   parsed = tf.io.parse_example(records, features) if features else {}
-  arrays, names = [], []
+  arrays = []
   for name, dtype in columns:
     if dtype == NO_VALUES:
       arrays.append(pa.nulls(len(records)))
-      names.append(name)
       continue
     if dtype == RAW_RECORDS:
       offsets, values = np.arange(len(records) + 1), pa.array(records, pa.large_binary())
@@ -259,15 +260,14 @@ def parse_examples(records: List[bytes], columns: ParsedColumns) -> Any:
       np.cumsum(np.bincount(parsed[name].indices[:, 0].numpy(), minlength=len(records)), out=offsets[1:])
       values = pa.array(parsed[name].values.numpy(), pa.large_binary() if dtype == 'string' else None)
     arrays.append(pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), values))
-    names.append(name)
-  return pa.RecordBatch.from_arrays(arrays, names=names)
+  return pa.RecordBatch.from_arrays(arrays, names=[name for name, _ in columns])
 
 
 class ParsingSettings:
   """How the executor running in this process reads its examples (batch_records_for): whether it reads them only as
-  tensors (enabled), and the features of every example of each Examples artifact it reads that records them, by
+  tensors (tensors_only), and the features of every example of each Examples artifact it reads that records them, by
   URI (example_gen.FEATURE_KINDS)."""
-  enabled = False
+  tensors_only = False
   feature_kinds: Dict[str, FeatureKinds] = {}
 
 
@@ -281,7 +281,7 @@ def parsing_decoder(tfxio: Any) -> Optional[Callable]:
   10x, 8.6 us an example (1.21-1.29 s for the 140,101 of the train split), TensorFlow's parser 3.4 us (0.47-0.48 s).
   """
   import functools  # pylint: disable=g-import-not-at-top
-  columns = recorded_columns(tfxio) or (parsed_columns(tfxio) if ParsingSettings.enabled else None)
+  columns = recorded_columns(tfxio) or (parsed_columns(tfxio) if ParsingSettings.tensors_only else None)
   return functools.partial(parse_examples, columns=columns) if columns else None
 
 
@@ -337,6 +337,7 @@ def batch_records_for(spec: ExecutableSpec, input_dict: Dict[str, List[Any]]) ->
   76 s; the Evaluator (about 10,000 rows at any size) took 2 s longer at 10x and at 100x, so it keeps tfx_bsl's
   default.
   """
-  compat.batch_records_by_size(executor_class_path(spec) in SIZE_BATCHED_EXECUTORS)
-  ParsingSettings.enabled = executor_class_path(spec) in PARSING_EXECUTORS
+  executor = executor_class_path(spec)
+  compat.batch_records_by_size(executor in SIZE_BATCHED_EXECUTORS)
+  ParsingSettings.tensors_only = executor in PARSING_EXECUTORS
   ParsingSettings.feature_kinds = recorded_feature_kinds(input_dict)

@@ -30,7 +30,7 @@ parse_examples = process_tuning.parse_examples
 def restored_batching(monkeypatch):
   """Each test's batching and parsing settings (batch_records_for) undone after it."""
   monkeypatch.setattr(batch_util, '_UseByteSizeBatching', batch_util._UseByteSizeBatching)
-  monkeypatch.setattr(process_tuning.ParsingSettings, 'enabled', process_tuning.ParsingSettings.enabled)
+  monkeypatch.setattr(process_tuning.ParsingSettings, 'tensors_only', process_tuning.ParsingSettings.tensors_only)
   monkeypatch.setattr(process_tuning.ParsingSettings, 'feature_kinds', process_tuning.ParsingSettings.feature_kinds)
 
 

@@ -13,6 +13,8 @@ from preprocessing.features import Output
 
 
 DECLARED_CROSSES = tuple(cross.name for cross in features.CROSSES)
+# Layer names that the folded serving model (models/folding.py) finds the layers by.
+DEEP_INPUTS, EMBEDDING_SUFFIX, WIDE_SUFFIX, COLUMN_SUFFIX = 'deep_inputs', '_embedding', '_wide', '_column'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,16 +145,16 @@ def build_model(cardinalities: Mapping[str, int], hparams: HParams = HParams(),
     if spec.key in unused:  # an input all the same: every model takes the same transformed features.
       continue
     if spec.output == Output.DENSE:
-      deep.append(keras.layers.Reshape((1,), name=f'{spec.key}_column')(inputs[spec.key]))
+      deep.append(keras.layers.Reshape((1,), name=spec.key + COLUMN_SUFFIX)(inputs[spec.key]))
     else:
       size = cardinalities[spec.key]
       regularizer = keras.regularizers.l2(hparams.l2) if hparams.l2 else None
       deep.append(keras.layers.Embedding(size, embedding_dim(size, hparams.max_embedding_dim),
                                          embeddings_regularizer=regularizer,
-                                         name=f'{spec.key}_embedding')(inputs[spec.key]))
+                                         name=spec.key + EMBEDDING_SUFFIX)(inputs[spec.key]))
       wide.append(keras.layers.Embedding(size, 1, embeddings_regularizer=regularizer,
-                                         name=f'{spec.key}_wide')(inputs[spec.key]))
-  hidden = keras.layers.concatenate(deep, name='deep_inputs')
+                                         name=spec.key + WIDE_SUFFIX)(inputs[spec.key]))
+  hidden = keras.layers.concatenate(deep, name=DEEP_INPUTS)
   for i, units in enumerate(hparams.hidden_units):
     hidden = keras.layers.Dense(units, activation='relu', name=f'deep_{i}')(hidden)
     if hparams.dropout:

@@ -15,7 +15,7 @@ import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from models import distribution, hyperparameters, warm_start, warmup
+from models import distribution, folding, hyperparameters, warm_start, warmup
 from models.contract import (HPARAMS_FILE, PREDICTION_KEY, SERVING_INPUT, SERVING_SIGNATURE, TRANSFORM_SIGNATURE,
                              WARM_START_FILE, WEIGHTS_FILE)
 from models.model import HParams, build_model
@@ -60,7 +60,7 @@ def input_dataset(file_pattern: List[str], data_accessor: DataAccessor,
                           num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def export_signatures(model: keras.Model, tft_layer: keras.layers.Layer,
+def export_signatures(scorer: Callable[[Mapping[str, tf.Tensor]], tf.Tensor], tft_layer: keras.layers.Layer,
                       tf_transform_output: tft.TFTransformOutput) -> Dict[str, Callable]:
   """Signatures taking serialized raw tf.Examples: predictions for serving, the label for TFMA.
 
@@ -71,12 +71,10 @@ def export_signatures(model: keras.Model, tft_layer: keras.layers.Layer,
   raw_spec = tf_transform_output.raw_feature_spec()
   serving_spec = {k: v for k, v in raw_spec.items() if k in features.serving_columns()}
   label_spec = {k: raw_spec[k] for k in features.label_columns()}
-  model_keys = [spec.key for spec in features.transformed_features()]
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)], autograph=False)
   def serve_raw_examples(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
-    transformed = tft_layer(tf.io.parse_example(serialized, serving_spec))
-    return {PREDICTION_KEY: model({k: transformed[k] for k in model_keys})}
+    return {PREDICTION_KEY: scorer(tft_layer(tf.io.parse_example(serialized, serving_spec)))}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)], autograph=False)
   def transform_label(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
@@ -87,7 +85,8 @@ def export_signatures(model: keras.Model, tft_layer: keras.layers.Layer,
 
 
 def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput, export_dir: str) -> None:
-  """Writes a SavedModel of the signatures with the Transform graph and the model's variables, nothing else.
+  """Writes a SavedModel of the signatures with the Transform graph, the folded model (models/folding.py) that the
+  serving signature scores with, and the model's variables; nothing else.
 
   Not a Keras SavedModel: serializing every Keras layer and tracing Keras's own signature took more than half of
   the Trainer's time, and nothing loads this model as Keras (the weights are also saved beside it, WEIGHTS_FILE).
@@ -95,8 +94,9 @@ def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransfor
   tft_layer = tf_transform_output.transform_features_layer()
   module = tf.Module()
   module.model_variables = list(model.variables)
+  module.scorer = folding.FoldedScorer(model)
   module.transform_resources = compat.transform_layer_resources(tft_layer)
-  tf.saved_model.save(module, export_dir, signatures=export_signatures(model, tft_layer, tf_transform_output))
+  tf.saved_model.save(module, export_dir, signatures=export_signatures(module.scorer, tft_layer, tf_transform_output))
 
 
 def model_artifact_dir(serving_model_dir: str) -> str:

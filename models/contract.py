@@ -7,6 +7,9 @@ TRANSFORM_SIGNATURE = 'transform_features'  # serialized raw tf.Examples -> {LAB
 SERVING_INPUT = 'examples'  # the input name of both signatures
 PREDICTION_KEY = 'probability'  # the big-tipper probability, in [0, 1]
 WEIGHTS_FILE = 'weights.npz'  # beside Format-Serving in the Model artifact: weights and vocabularies.
+# Layer names of the model (models/model.py), which name the weights in WEIGHTS_FILE: a warm start matches embeddings
+# by them, and the folded serving model (models/folding.py) finds its layers by them.
+DEEP_INPUTS, EMBEDDING_SUFFIX, WIDE_SUFFIX, COLUMN_SUFFIX = 'deep_inputs', '_embedding', '_wide', '_column'
 WARM_START_FILE = 'warm_start.json'  # beside it: which weights a warm-started model took from which model.
 TUNER_TRIALS_KEY = 'tuner_trials'  # the Tuner's custom_config: how many trials.
 TUNER_SECONDS_KEY = 'tuner_seconds'  # and its time budget (0: none).

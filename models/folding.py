@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from models.model import COLUMN_SUFFIX, DEEP_INPUTS, EMBEDDING_SUFFIX, WIDE_SUFFIX
+from models.contract import COLUMN_SUFFIX, DEEP_INPUTS, EMBEDDING_SUFFIX, WIDE_SUFFIX
 
 
 @dataclasses.dataclass(frozen=True)

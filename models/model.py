@@ -7,14 +7,12 @@ from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 import tensorflow as tf
 import tf_keras as keras
 
-from models.contract import PREDICTION_KEY
+from models.contract import COLUMN_SUFFIX, DEEP_INPUTS, EMBEDDING_SUFFIX, PREDICTION_KEY, WIDE_SUFFIX
 from preprocessing import features
 from preprocessing.features import Output
 
 
 DECLARED_CROSSES = tuple(cross.name for cross in features.CROSSES)
-# Layer names that the folded serving model (models/folding.py) finds the layers by.
-DEEP_INPUTS, EMBEDDING_SUFFIX, WIDE_SUFFIX, COLUMN_SUFFIX = 'deep_inputs', '_embedding', '_wide', '_column'
 
 
 @dataclasses.dataclass(frozen=True)

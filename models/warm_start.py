@@ -11,6 +11,7 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
+from models.contract import EMBEDDING_SUFFIX, WIDE_SUFFIX
 from preprocessing import features
 
 VOCABULARY_PREFIX = 'vocabulary:'  # saved-weights entries holding the tokens of a vocabulary feature.
@@ -20,7 +21,7 @@ Vocabularies = Mapping[str, Sequence[bytes]]  # transformed feature key -> token
 def layer_feature(weight_name: str) -> str:
   """The transformed feature key behind an embedding weight ('company_id_wide/embeddings:0' -> 'company_id')."""
   layer = weight_name.split('/', 1)[0]
-  for suffix in ('_embedding', '_wide'):
+  for suffix in (EMBEDDING_SUFFIX, WIDE_SUFFIX):
     if layer.endswith(suffix):
       return layer[:-len(suffix)]
   return ''

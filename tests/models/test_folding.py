@@ -6,8 +6,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from models import folding
-from models.model import (COLUMN_SUFFIX, DECLARED_CROSSES, DEEP_INPUTS, EMBEDDING_SUFFIX, WIDE_SUFFIX, HParams,
-                          build_model)
+from models.contract import COLUMN_SUFFIX, DEEP_INPUTS, EMBEDDING_SUFFIX, WIDE_SUFFIX
+from models.model import DECLARED_CROSSES, HParams, build_model
 from test_model import cardinalities, synthetic_batch
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -19,13 +20,14 @@ from pipeline.local import process_tuning  # noqa: E402
 
 if __name__ == '__main__':
   process_tuning.defer_garbage_collection()  # while the libraries below and TFX load, until process_tuning.tune()
+  process_tuning.limit_malloc_arenas()  # before the libraries below start threads
 
 keras_choice.use_tf_keras()
 
 from pipeline import config as config_lib  # noqa: E402  (after the Keras choice)
 from pipeline import metadata  # noqa: E402
 from pipeline.ingest import input_check  # noqa: E402
-from pipeline.ingest.spans import span_numbers  # noqa: E402
+from pipeline.ingest.spans import csv_files, estimated_rows, span_numbers  # noqa: E402
 from pipeline.local import console, exit_codes, executor_worker, replay, run_lock  # noqa: E402
 
 
@@ -67,6 +69,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
   parser.add_argument('--inference-data', default=None, metavar='DIR',
                       help='directory of CSV files with the serving columns (no tips) to score after training, '
                            'into <output-root>/predictions/<run id>/predictions.csv (default: none)')
+  parser.add_argument('--side-by-side', choices=executor_worker.SIDE_BY_SIDE, default='auto',
+                      help='run independent components (StatisticsGen and Transform) at the same time, one of them in '
+                           'a second Python process of about 0.65 GB; auto: from '
+                           f'{executor_worker.WORKER_MIN_ROWS:,} input rows (default: %(default)s)')
   parser.add_argument('--beam-workers', type=int, default=1,
                       help='Beam DirectRunner worker processes; 1 runs Beam in this process (default: 1)')
   parser.add_argument('--pipeline-name', default=config_lib.PIPELINE_NAME,
@@ -97,7 +103,7 @@ def rows_on(progress: Optional[console.Console]) -> Callable[[str, str, Optional
   return report
 
 
-def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.ExecutorWorker,
+def run_pipeline(config: config_lib.PipelineConfig, worker: Optional[executor_worker.ExecutorWorker],
                  progress: Optional[console.Console] = None, last: bool = False
                  ) -> Tuple[Optional[Exception], Optional[Dict[str, List[str]]]]:
   """Runs the pipeline once, independent components at the same time, and prints on progress, when given, a row as
@@ -120,7 +126,7 @@ def run_pipeline(config: config_lib.PipelineConfig, worker: executor_worker.Exec
     return e, None
 
 
-def backfill(config: config_lib.PipelineConfig, spans: List[int], worker: executor_worker.ExecutorWorker,
+def backfill(config: config_lib.PipelineConfig, spans: List[int], worker: Optional[executor_worker.ExecutorWorker],
              out: console.Console, progress: Optional[console.Console]) -> Optional[Exception]:
   """Ingests and gates older spans of the window; a span a gate stops is left out of it, not fatal."""
   from pipeline.gates import GateError  # pylint: disable=g-import-not-at-top
@@ -177,15 +183,17 @@ def main(argv: Optional[List[str]] = None) -> int:
       with run_lock.exclusive(args.output_root):  # from the replay check to the end: a second run fails at once
         if not args.no_replay and replay.replay(config, args.output_root, out, args.verbose):
           return exit_codes.OK
-        with executor_worker.started(logging.getLogger().level) as worker:  # loads its libraries while these load
+        side_by_side = executor_worker.wanted(args.side_by_side, estimated_rows(csv_files(config.data_root)))
+        with (executor_worker.started(logging.getLogger().level) if side_by_side  # loads its libraries meanwhile
+              else contextlib.nullcontext()) as worker:
           return run(config, args, worker, out)
     except run_lock.OutputRootBusyError as e:
       out.error(f'error: {e}')
       return exit_codes.BUSY
 
 
-def run(config: config_lib.PipelineConfig, args: argparse.Namespace, worker: executor_worker.ExecutorWorker,
-        out: console.Console) -> int:
+def run(config: config_lib.PipelineConfig, args: argparse.Namespace,
+        worker: Optional[executor_worker.ExecutorWorker], out: console.Console) -> int:
   """Backfills the window's missing spans, runs the pipeline, prints the summary; returns the exit code.
 
   Without --verbose each component's start and end is a row on the console as it happens, and the summary leaves

@@ -50,8 +50,20 @@ def test_every_component_completes_with_lineage_and_a_pushed_model(e2e_run):
   assert 'Data anomalies: none' in process.stdout
 
 
-def test_statistics_gen_and_transform_run_at_the_same_time_and_the_trainer_after_the_gates(e2e_run):
-  runs = {c.node_id: c for c in latest_run(e2e_run[0]).components}
+def test_a_run_on_little_data_runs_one_component_at_a_time_and_the_trainer_after_the_gates(e2e_run):
+  runs = sorted(latest_run(e2e_run[0]).components, key=lambda c: c.started_ms)
+  assert all(earlier.ended_ms <= later.started_ms for earlier, later in zip(runs, runs[1:])), runs
+  by_node = {c.node_id: c for c in runs}
+  assert max(by_node[gate].ended_ms for gate in ('DataGate', 'DriftGate')) <= by_node['Trainer'].started_ms
+
+
+def test_side_by_side_runs_statistics_gen_and_transform_at_the_same_time_and_the_trainer_after_the_gates(
+    tmp_path, small_data_root):
+  process = run_local('--data-root', str(small_data_root), '--output-root', str(tmp_path),
+                      '--train-steps', str(E2E_TRAIN_STEPS), '--side-by-side', 'on')
+  assert process.returncode == 0, process.stdout + process.stderr
+  runs = {c.node_id: c for c in latest_run(tmp_path).components}
+  assert {c.state for c in runs.values()} == {'COMPLETE'}
   assert runs['Transform'].started_ms < runs['StatisticsGen'].ended_ms
   assert runs['StatisticsGen'].started_ms < runs['Transform'].ended_ms
   assert max(runs[gate].ended_ms for gate in ('DataGate', 'DriftGate')) <= runs['Trainer'].started_ms

@@ -10,6 +10,10 @@ other). After ExampleGen, StatisticsGen and Transform both read the new examples
 Once no two of the nodes left can run side by side, the worker stops and gives its memory back (about 0.8 GB:
 the Trainer and Evaluator run without it), when the runner is told it is the worker's last user.
 
+Without a worker (local_runner.py's --side-by-side: by default a run over little data, executor_worker.wanted),
+nodes run one at a time, executors here, and after each executor the process gives back the memory it freed
+(process_tuning.release_memory).
+
 When a node fails, no further node starts; the nodes already running finish, and the failure of the earliest node
 in topological order is raised (so a data gate's report wins over anything that ran beside it).
 
@@ -40,6 +44,7 @@ from tfx.orchestration.portable import base_executor_operator, data_types, input
 from tfx.orchestration.portable import runtime_parameter_utils, tfx_runner
 from tfx.proto.orchestration import executable_spec_pb2, execution_result_pb2, pipeline_pb2
 
+from pipeline.local import process_tuning
 from pipeline.local.executor_worker import ExecutorWorker, run_executor_here
 from pipeline.local.replay import RESOLVER_TYPE
 
@@ -106,13 +111,19 @@ def any_side_by_side(nodes: Collection[str], ancestry: Mapping[str, Set[str]]) -
 
 
 class ExecutorLanes:
-  """Where executors run: in this process when it runs none, else in the worker once it is ready and idle."""
+  """Where executors run: in this process when it runs none, else in the worker once it is ready and idle; without a
+  worker, here one at a time, each followed by process_tuning.release_memory()."""
 
-  def __init__(self, worker: ExecutorWorker):
+  def __init__(self, worker: Optional[ExecutorWorker]):
     self._worker = worker
     self._changed = threading.Condition()
     self._busy = {'here': False, 'worker': False}
     self._retiring = False
+
+  @property
+  def has_worker(self) -> bool:
+    """Whether executors may run in a worker (else all run here)."""
+    return self._worker is not None
 
   def take_lane(self) -> str:
     """Waits for a free lane and takes it."""
@@ -120,7 +131,7 @@ class ExecutorLanes:
       while True:
         if not self._busy['here']:
           lane = 'here'
-        elif not self._busy['worker'] and self._worker.ready():
+        elif self._worker is not None and not self._busy['worker'] and self._worker.ready():
           lane = 'worker'
         else:
           self._changed.wait(timeout=0.5)  # the worker may become ready meanwhile.
@@ -134,6 +145,8 @@ class ExecutorLanes:
     try:
       return run_executor_here(spec, info) if lane == 'here' else self._worker.run(spec, info)
     finally:
+      if self._worker is None:
+        process_tuning.release_memory()
       with self._changed:
         self._busy[lane] = False
         if lane == 'worker' and self._retiring:
@@ -144,7 +157,7 @@ class ExecutorLanes:
     """Stops the worker now if it is idle, else as soon as its executor ends; executors then all run here."""
     with self._changed:
       self._retiring = True
-      if not self._busy['worker']:
+      if self._worker is not None and not self._busy['worker']:
         self._worker.close()
 
 
@@ -242,10 +255,11 @@ def resolvers_repeat(pipeline: pipeline_pb2.Pipeline, nodes: Mapping[str, pipeli
 class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
   """Runs a pipeline on this machine, independent nodes at the same time; otherwise as TFX's LocalDagRunner."""
 
-  def __init__(self, worker: ExecutorWorker, run_id: Optional[str] = None, report: Report = ignore,
+  def __init__(self, worker: Optional[ExecutorWorker], run_id: Optional[str] = None, report: Report = ignore,
                retire_worker: bool = False):
-    """run_id names the pipeline_run context in ML Metadata (default: the time it starts, as LocalDagRunner);
-    retire_worker: stop the worker once no two of the nodes left can run side by side (its last user says so)."""
+    """worker: None runs every executor here; run_id names the pipeline_run context in ML Metadata (default: the
+    time it starts, as LocalDagRunner); retire_worker: stop the worker once no two of the nodes left can run side by
+    side (its last user says so)."""
     self._lanes = ExecutorLanes(worker)
     self._run_id = run_id
     self._report = report
@@ -271,7 +285,7 @@ class ConcurrentDagRunner(tfx_runner.IrBasedRunner):
       infos[node_id] = launch(node_id)
 
     self.repeatable = None
-    run_in_dependency_order(list(nodes), upstream, launch_and_keep, MAX_PARALLEL)
+    run_in_dependency_order(list(nodes), upstream, launch_and_keep, MAX_PARALLEL if self._lanes.has_worker else 1)
     try:
       if resolvers_repeat(pipeline, nodes, infos):
         self.repeatable = {node_id: sorted(node.parameters.parameters) for node_id, node in nodes.items()}

@@ -1,10 +1,13 @@
 """Settings of a process that runs executors locally, applied once its libraries are loaded (tune), and before each
-executor it runs (batch_records_for)."""
+executor it runs (batch_records_for), and its memory: malloc arenas (limit_malloc_arenas, before anything loads) and,
+in a run without the executor worker, release_memory after each executor."""
 from __future__ import annotations
 
+import ctypes
 import gc
 import itertools
 import json
+import os
 import types
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
 
   ExecutableSpec = Union[executable_spec_pb2.PythonClassExecutableSpec, executable_spec_pb2.BeamExecutableSpec]
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter: the most malloc arenas
 GC_YOUNGEST_THRESHOLD = 50_000  # allocations between collections of the youngest objects (Python's default: 700)
 GC_OLDER_THRESHOLD = 20  # collections of a generation between collections of the next (default: 10)
 TF_COMPRESSIONS = {'gzip': 'GZIP', 'uncompressed': ''}  # Beam's compression type of a file: TensorFlow's name.
@@ -68,6 +72,36 @@ def skip_collection_at_exit() -> None:
   """Leaves the objects of a finished run to the operating system: the interpreter's teardown traversed them all in
   a last collection, 1.2 s after a run on the default data."""
   gc.freeze()
+
+
+def glibc() -> Optional[ctypes.CDLL]:
+  """This process's C library when it has glibc's malloc controls (Linux), else None."""
+  library = ctypes.CDLL(None)
+  return library if hasattr(library, 'mallopt') and hasattr(library, 'malloc_trim') else None
+
+
+def limit_malloc_arenas() -> bool:
+  """Caps glibc's malloc arenas at one per core instead of eight per core; False where the C library is not glibc.
+  Called before the libraries start their threads: a thread keeps the arena it first allocated from.
+
+  Each thread that allocates takes an arena, and memory freed in an arena stays with it: the threads of TensorFlow,
+  Beam and Arrow spread a process's heap over up to sixteen on two cores.
+  """
+  library = glibc()
+  return library is not None and library.mallopt(M_ARENA_MAX, os.cpu_count() or 1) == 1
+
+
+def release_memory() -> None:
+  """Collects garbage and gives the C heap's free pages back to the system (glibc's malloc_trim).
+
+  Called after each executor of a run without the worker: what an executor made (graphs, datasets, Beam's
+  pipeline) is collected only when many more objects are made, and pages freed in the C heap stay with the process,
+  so each component raised the peak left by the ones before it.
+  """
+  gc.collect()
+  library = glibc()
+  if library is not None:
+    library.malloc_trim(0)
 
 
 def remembering(args_defaults: Callable[[Callable], ArgsDefaults]) -> Callable[[Callable], ArgsDefaults]:

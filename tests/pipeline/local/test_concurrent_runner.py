@@ -15,7 +15,7 @@ from tfx.types import channel, component_spec, standard_artifacts
 
 from conftest import PidWritingExecutor, execution, wait_until_ready
 from pipeline.gates.data import DataValidationError
-from pipeline.local import executor_worker
+from pipeline.local import executor_worker, process_tuning
 from pipeline.local.concurrent_runner import (ConcurrentDagRunner, ExecutorLanes, all_upstream, any_side_by_side,
                                               run_in_dependency_order)
 
@@ -133,6 +133,25 @@ def test_a_retired_worker_ends_its_executor_then_stops_and_later_executors_run_h
   assert pids == {'there': worker.pid, 'after': os.getpid()}
 
 
+def test_without_a_worker_executors_run_here_one_at_a_time_each_followed_by_releasing_memory(tmp_path, monkeypatch):
+  released = []
+  monkeypatch.setattr(process_tuning, 'release_memory', lambda: released.append(time.time()))
+  lanes = ExecutorLanes(None)
+  with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    runs = [pool.submit(lanes.run, *execution(tmp_path / name, name, seconds=1)) for name in ('first', 'second')]
+    for run in runs:
+      run.result()
+  lanes.retire_worker()  # nothing to stop
+  spans = []
+  for name in ('first', 'second'):
+    process, start, end, _ = (tmp_path / name / 'model' / 'pid').read_text().split()
+    assert int(process) == os.getpid()
+    spans.append((float(start), float(end)))
+  (first_start, first_end), (second_start, second_end) = sorted(spans)
+  assert first_end <= second_start  # one after the other
+  assert len(released) == 2 and first_end <= released[0] <= second_start and second_end <= released[1]
+
+
 class WriterSpec(component_spec.ComponentSpec):
   PARAMETERS = {'text': component_spec.ExecutionParameter(type=str)}
   INPUTS = {}
@@ -185,3 +204,17 @@ def test_a_runner_told_it_is_the_last_user_of_the_worker_stops_it_once_nothing_c
     assert psutil.pid_exists(worker.pid)
     ConcurrentDagRunner(worker, 'run-2', retire_worker=True).run(writer_and_resolver(tmp_path, 'hello'))
     assert not worker.ready() and wait_until_gone(worker.pid)
+
+
+def test_a_runner_without_a_worker_runs_independent_nodes_one_after_the_other_in_this_process(tmp_path):
+  reports = []
+  writers = [Writer(text).with_id(f'writer_{text}') for text in ('one', 'two')]
+  pipeline = tfx.dsl.Pipeline(
+      pipeline_name='p', pipeline_root=str(tmp_path / 'pipeline'), components=writers, enable_cache=False,
+      metadata_connection_config=metadata.sqlite_metadata_connection_config(str(tmp_path / 'metadata.db')))
+  ConcurrentDagRunner(None, 'run-1', lambda node_id, state, _: reports.append((node_id, state))).run(pipeline)
+  first, second = reports[0][0], reports[2][0]
+  assert {first, second} == {'writer_one', 'writer_two'}
+  assert reports == [(first, 'STARTED'), (first, 'COMPLETE'), (second, 'STARTED'), (second, 'COMPLETE')]
+  pids = {int(path.read_text().split()[0]) for path in (tmp_path / 'pipeline').glob('**/pid')}
+  assert pids == {os.getpid()}

@@ -55,3 +55,12 @@ def test_a_worker_that_died_is_not_ready_and_says_so_when_used(tmp_path):
       time.sleep(0.1)
     with pytest.raises(RuntimeError, match=f'worker process died \\(exit code -{signal.SIGKILL.value}\\)'):
       worker.run(*execution(tmp_path, 'hello'))
+
+
+
+def test_auto_starts_the_worker_from_the_threshold_on_and_off_whatever_the_rows():
+  below, at = executor_worker.WORKER_MIN_ROWS - 1, executor_worker.WORKER_MIN_ROWS
+  assert [executor_worker.wanted('auto', rows) for rows in (0, below, at, 100 * at)] == [False, False, True, True]
+  assert executor_worker.wanted('on', 0) and not executor_worker.wanted('off', 100 * at)
+  with pytest.raises(ValueError, match="--side-by-side takes one of auto, on, off, not 'yes'"):
+    executor_worker.wanted('yes', at)

@@ -5,6 +5,9 @@ where the examples record their features)."""
 import ast
 import functools
 import gc
+import os
+import subprocess
+import sys
 
 import apache_beam as beam
 import pytest
@@ -18,7 +21,7 @@ from tfx.proto.orchestration import executable_spec_pb2
 from tfx.types import standard_artifacts
 from tfx_bsl.coders import batch_util
 
-from conftest import taxi_rows, write_csv
+from conftest import REPO_ROOT, taxi_rows, write_csv
 from pipeline import compat
 from pipeline.ingest import example_gen
 from pipeline.local import process_tuning
@@ -112,6 +115,69 @@ def test_collection_deferred_while_libraries_load_resumes_when_tuned_and_exit_sk
   made_by_the_run = [[i] for i in range(10_000)]
   process_tuning.skip_collection_at_exit()
   assert gc.get_freeze_count() >= frozen + len(made_by_the_run)
+
+
+ARENAS_OF_EIGHT_THREADS = """
+import ctypes, sys, tempfile, threading
+from pipeline.local import process_tuning
+if sys.argv[1] == 'limited':
+  assert process_tuning.limit_malloc_arenas()
+all_started, held = threading.Barrier(8), []
+
+def allocate():
+  held.append([bytes(1000) for _ in range(100)])  # above Python's small-object size: from malloc
+  all_started.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+  thread.start()
+for thread in threads:
+  thread.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes, libc.fclose.argtypes = [ctypes.c_int, ctypes.c_void_p], [ctypes.c_void_p]
+with tempfile.NamedTemporaryFile('r') as report:
+  stream = libc.fopen(report.name.encode(), b'w')
+  libc.malloc_info(0, stream)
+  libc.fclose(stream)
+  print(report.read().count('<heap nr='))
+"""
+
+FREED_IN_A_THREAD = """
+import threading
+import psutil
+from pipeline.local import process_tuning
+kept = []
+
+def churn():  # about 200 MB in 4 KB blocks, one in twenty kept: the freed pages lie between kept ones
+  blocks = [bytes(4000) + bytes([i % 256]) for i in range(50_000)]
+  kept.extend(blocks[::20])
+
+thread = threading.Thread(target=churn)
+thread.start()
+thread.join()
+held = psutil.Process().memory_info().rss
+process_tuning.release_memory()
+print(held, psutil.Process().memory_info().rss)
+"""
+
+
+def python_output(script: str, *args: str) -> str:
+  """What a script run by a fresh Python in the repository prints."""
+  return subprocess.run([sys.executable, '-c', script, *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                        check=True).stdout
+
+
+@pytest.mark.skipif(process_tuning.glibc() is None, reason='glibc\'s malloc controls only')
+def test_limited_malloc_arenas_are_one_per_core_instead_of_one_per_thread():
+  assert int(python_output(ARENAS_OF_EIGHT_THREADS, 'default')) == 9  # the main thread's and one per thread
+  assert int(python_output(ARENAS_OF_EIGHT_THREADS, 'limited')) == min(os.cpu_count(), 9)
+
+
+@pytest.mark.skipif(process_tuning.glibc() is None, reason='glibc\'s malloc controls only')
+def test_released_memory_goes_back_to_the_system():
+  held, after = map(int, python_output(FREED_IN_A_THREAD).split())
+  assert held > 150 * 2**20 and held - after > 120 * 2**20
 
 
 def class_path(component) -> str:
